@@ -1,0 +1,133 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Settings shared by every Swift target of the package.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "colt-orders",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "colt-orders", targets: ["ColtOrdersCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    ],
+    targets: [
+        // C libraries, through pkg-config, with small shims over their variadic functions.
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+
+        // The domain: actions, countries, E.164 ranges, tracking ids, the order body.
+        .target(name: "ColtModel", swiftSettings: strictSettings),
+
+        // The database layer: SQLite connection, embedded migrations, queue and ledger queries.
+        .target(
+            name: "OrderStore",
+            dependencies: ["CSQLite", "ColtModel"],
+            swiftSettings: strictSettings,
+            plugins: ["EmbedMigrations"]
+        ),
+
+        // The Colt API client: libcurl transport, OAuth token cache, outcome classification.
+        .target(
+            name: "ColtClient",
+            dependencies: [
+                "CCurl", "ColtModel",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The daemon's engine: claiming, submitting, retry policy, global backoff, shutdown.
+        .target(
+            name: "OrderEngine",
+            dependencies: [
+                "OrderStore", "ColtClient", "ColtModel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // An embedded simulator of Colt's API, for tests, the demo and benchmarks.
+        .target(
+            name: "ColtSandbox",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The `colt-orders` command line: run, drain, check-config, sandbox, demo, ...
+        .executableTarget(
+            name: "ColtOrdersCLI",
+            dependencies: [
+                "OrderEngine", "OrderStore", "ColtClient", "ColtModel", "ColtSandbox",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Build-time embedding of migrations/*.sql into the OrderStore module.
+        .executableTarget(name: "MigrationEmbedder", swiftSettings: strictSettings),
+        .plugin(
+            name: "EmbedMigrations",
+            capability: .buildTool(),
+            dependencies: ["MigrationEmbedder"]
+        ),
+
+        .testTarget(
+            name: "ColtModelTests",
+            dependencies: ["ColtModel"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "OrderStoreTests",
+            dependencies: ["OrderStore", "ColtModel", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ColtClientTests",
+            dependencies: ["ColtClient", "ColtModel", "ColtSandbox", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ColtSandboxTests",
+            dependencies: ["ColtSandbox", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: ["ColtOrdersCLI", "ColtSandbox", "OrderStore", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        // Helpers shared by the test targets: temporary directories, processes, sqlite3 CLI.
+        .target(
+            name: "TestSupport",
+            dependencies: ["ColtSandbox"],
+            path: "Tests/TestSupport",
+            swiftSettings: strictSettings
+        ),
+    ]
+)

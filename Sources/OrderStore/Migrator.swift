@@ -1,0 +1,84 @@
+/// One schema change, from `migrations/NNNN_name.sql`, embedded in the binary at build time.
+public struct Migration: Sendable {
+    /// The number the file name starts with; migrations apply in this order.
+    public let version: Int
+    /// The file name without `.sql`.
+    public let name: String
+    /// The file's SQL.
+    public let sql: String
+
+    /// FNV-1a 64 of the SQL: enough to notice that an applied migration's file was edited.
+    public var checksum: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in sql.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Every migration this binary carries.
+    public static var all: [Migration] { embedded }
+}
+
+/// Brings a database's schema up to date, in one transaction, recording each migration's
+/// version and checksum in `schema_migrations`.
+public enum Migrator {
+    /// What ``migrate(_:migrations:)`` did.
+    public struct Report: Sendable, Equatable {
+        /// Versions applied now.
+        public var applied: [Int]
+        /// The schema version afterwards.
+        public var version: Int
+    }
+
+    /// Applies the migrations the database lacks.
+    ///
+    /// - Throws: ``DatabaseError`` when the database is newer than this binary, or when an
+    ///   applied migration's SQL differs from the one this binary carries.
+    @discardableResult
+    public static func migrate(_ connection: Connection, migrations: [Migration] = Migration.all) throws -> Report {
+        try connection.transaction(.immediate) {
+            try connection.execute("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version    INTEGER PRIMARY KEY,
+                    name       TEXT NOT NULL,
+                    checksum   TEXT NOT NULL,
+                    applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+                )
+                """)
+            let applied = try connection.query("SELECT version, name, checksum FROM schema_migrations ORDER BY version") {
+                (version: $0.int(0), name: $0.text(1) ?? "", checksum: $0.text(2) ?? "")
+            }
+            let known = Dictionary(uniqueKeysWithValues: migrations.map { ($0.version, $0) })
+            let newest = migrations.map(\.version).max() ?? 0
+            for row in applied {
+                guard let migration = known[row.version] else {
+                    throw DatabaseError(
+                        path: connection.path,
+                        message: "the database has schema version \(row.version) (\(row.name)), newer than this colt-orders knows (\(newest)); run a newer colt-orders, or restore a backup made for this version")
+                }
+                if migration.checksum != row.checksum {
+                    throw DatabaseError(
+                        path: connection.path,
+                        message: "migration \(row.version) (\(row.name)) was applied with checksum \(row.checksum), but this binary's migrations/\(migration.name).sql has \(migration.checksum): an applied migration must never be edited; add a new migration instead")
+                }
+            }
+            let done = Set(applied.map(\.version))
+            var report = Report(applied: [], version: applied.map(\.version).max() ?? 0)
+            for migration in migrations.sorted(by: { $0.version < $1.version }) where !done.contains(migration.version) {
+                do {
+                    try connection.execute(migration.sql)
+                } catch let error as DatabaseError {
+                    throw DatabaseError(code: error.code, path: connection.path, message: "migration \(migration.name).sql failed: \(error.message)")
+                }
+                try connection.run(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
+                    [.integer(Int64(migration.version)), .text(migration.name), .text(migration.checksum)])
+                report.applied.append(migration.version)
+                report.version = migration.version
+            }
+            return report
+        }
+    }
+}

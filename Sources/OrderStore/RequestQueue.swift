@@ -1,0 +1,299 @@
+import ColtModel
+import Foundation
+
+/// A request the daemon has claimed: its tracking id is committed and its state is
+/// `submitting`, so it may now be sent.
+public struct ClaimedRequest: Sendable {
+    /// The row's id in `requests`.
+    public var id: Int64
+    public var request: OrderRequest
+    /// The tracking id every attempt for this row sends.
+    public var trackingID: TrackingID
+    /// The attempt number being made (1 for the first).
+    public var attempt: Int
+    /// The journal row opened for this attempt in `attempts`.
+    public var journalID: Int64
+    /// Whether an earlier attempt under this tracking id may have created an order.
+    public var outcomeUnknown: Bool
+    /// When the current tracking id was first sent (now, for a first attempt).
+    public var firstAttemptAt: Date
+}
+
+/// A row that failed the daemon's own validation and was marked `invalid` instead of claimed.
+public struct InvalidRequest: Sendable {
+    public var id: Int64
+    public var error: ValidationError
+}
+
+/// What ``RequestQueue/claimDue(now:limit:)`` took from the queue.
+public struct ClaimBatch: Sendable {
+    public var claimed: [ClaimedRequest] = []
+    public var invalid: [InvalidRequest] = []
+}
+
+/// How one attempt ended, for the journal, and where it leaves its row.
+public struct AttemptRecord: Sendable {
+    /// Where the row goes next.
+    public enum Transition: Sendable, Equatable {
+        /// Colt accepted: `in_progress`, with Colt's order id and status.
+        case accepted(orderID: String, orderStatus: String)
+        /// Try again at `at`; `countsAsAttempt` is false for a refused token (401).
+        case retry(at: Date, countsAsAttempt: Bool)
+        /// Refused for good by Colt.
+        case rejected(coltCode: String?)
+        /// Retries exhausted (count or age).
+        case failed
+    }
+
+    public var claim: ClaimedRequest
+    public var endedAt: Date
+    public var httpStatus: Int?
+    /// The journal's outcome word (`accepted`, `server_error`, …).
+    public var outcome: String
+    public var coltCode: String?
+    public var coltReason: String?
+    public var coltMessage: String?
+    /// The outcome in words; becomes `last_error` unless the row was accepted.
+    public var detail: String
+    public var responseBody: String?
+    public var durationMilliseconds: Int
+    /// Whether this attempt may have created an order (its answer was lost or unclear).
+    public var mayHaveCreatedOrder: Bool
+    public var transition: Transition
+
+    public init(
+        claim: ClaimedRequest, endedAt: Date, httpStatus: Int?, outcome: String, coltCode: String? = nil,
+        coltReason: String? = nil, coltMessage: String? = nil, detail: String, responseBody: String?,
+        durationMilliseconds: Int, mayHaveCreatedOrder: Bool, transition: Transition
+    ) {
+        self.claim = claim
+        self.endedAt = endedAt
+        self.httpStatus = httpStatus
+        self.outcome = outcome
+        self.coltCode = coltCode
+        self.coltReason = coltReason
+        self.coltMessage = coltMessage
+        self.detail = detail
+        self.responseBody = responseBody
+        self.durationMilliseconds = durationMilliseconds
+        self.mayHaveCreatedOrder = mayHaveCreatedOrder
+        self.transition = transition
+    }
+}
+
+/// A row a dead process left in `submitting`, handed back to the queue with its own tracking id.
+public struct RecoveredRequest: Sendable {
+    public var id: Int64
+    public var trackingID: String
+}
+
+/// The queue half of the `requests` table: what the daemon claims, sends and records.
+///
+/// Every method is one short transaction; none is ever held across a network call.
+public struct RequestQueue: Sendable {
+    private let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    /// Hands rows left in `submitting` by a dead process back to the queue, due now, keeping
+    /// their tracking id; their open journal rows are closed as `interrupted` (outcome unknown).
+    public func recoverInterrupted(now: Date) async throws -> [RecoveredRequest] {
+        let stamp = Timestamp.string(now)
+        return try await database.use { db in
+            try db.transaction {
+                let rows = try db.query("SELECT id, tracking_id FROM requests WHERE state = 'submitting' ORDER BY id") {
+                    RecoveredRequest(id: $0.integer(0), trackingID: $0.text(1) ?? "")
+                }
+                guard !rows.isEmpty else { return rows }
+                try db.run("""
+                    UPDATE attempts SET ended_at = ?1, outcome = 'interrupted',
+                        detail = 'the daemon stopped while this attempt was in flight; its outcome is unknown'
+                    WHERE ended_at IS NULL AND request_id IN (SELECT id FROM requests WHERE state = 'submitting')
+                    """, [.text(stamp)])
+                try db.run("""
+                    UPDATE requests SET state = 'retrying', next_attempt_at = ?1, updated_at = ?1, outcome_unknown = 1,
+                        attempts = attempts + 1,
+                        last_error = 'interrupted: the daemon stopped while a request was in flight; resending with the same tracking id'
+                    WHERE state = 'submitting'
+                    """, [.text(stamp)])
+                return rows
+            }
+        }
+    }
+
+    /// Claims up to `limit` due rows in id order, skipping any row whose range overlaps an
+    /// earlier row still waiting for Colt (invariant 3). Each claimed row gets its tracking id
+    /// (if it had none), state `submitting` and an open journal row, all committed before this
+    /// returns (invariant 1). Rows that fail validation are marked `invalid` instead.
+    public func claimDue(now: Date, limit: Int) async throws -> ClaimBatch {
+        guard limit > 0 else { return ClaimBatch() }
+        let stamp = Timestamp.string(now)
+        return try await database.use { db in
+            try db.transaction {
+                // Queued rows (due at once) and retrying rows whose time has come, by id.
+                let candidates = try db.query("""
+                    SELECT id FROM (
+                        SELECT id FROM requests WHERE state = 'queued' ORDER BY id LIMIT ?2
+                    ) UNION SELECT id FROM (
+                        SELECT id FROM requests WHERE state = 'retrying' AND next_attempt_at <= ?1
+                        ORDER BY next_attempt_at LIMIT ?2
+                    ) ORDER BY id LIMIT ?2
+                    """, [.text(stamp), .integer(Int64(limit))]) { $0.integer(0) }
+                var batch = ClaimBatch()
+                for id in candidates {
+                    guard let row = try db.first("""
+                        SELECT action, country, range_start, range_end, service_profile, tracking_id, attempts,
+                               outcome_unknown, first_attempt_at
+                        FROM requests r WHERE id = ?1 AND NOT EXISTS (
+                            SELECT 1 FROM requests o
+                            WHERE o.state IN ('queued', 'submitting', 'retrying') AND o.id < r.id
+                              AND length(o.range_start) = length(r.range_start)
+                              AND o.range_start <= coalesce(r.range_end, r.range_start)
+                              AND coalesce(o.range_end, o.range_start) >= r.range_start)
+                        """, [.integer(id)], { row in
+                            (action: row.text(0), country: row.text(1), start: row.text(2), end: row.text(3),
+                             profile: row.text(4), trackingID: row.text(5), attempts: row.int(6),
+                             unknown: row.int(7) != 0, firstAttempt: row.text(8))
+                        })
+                    else { continue }  // waits for an earlier overlapping row
+                    let request: OrderRequest
+                    let trackingID: TrackingID
+                    do throws(ValidationError) {
+                        request = try OrderRequest(
+                            action: row.action, country: row.country, rangeStart: row.start, rangeEnd: row.end,
+                            serviceProfile: row.profile)
+                        trackingID = try row.trackingID.map { text throws(ValidationError) in try TrackingID(validating: text) }
+                            ?? TrackingID.random()
+                    } catch {
+                        try Self.markInvalid(db, id: id, error: error, stamp: stamp)
+                        batch.invalid.append(InvalidRequest(id: id, error: error))
+                        continue
+                    }
+                    let firstAttempt = row.firstAttempt.flatMap(Timestamp.date) ?? now
+                    try db.run("""
+                        UPDATE requests SET state = 'submitting', tracking_id = ?2, updated_at = ?3,
+                            range_end = coalesce(range_end, range_start),
+                            first_attempt_at = coalesce(first_attempt_at, ?3), next_attempt_at = NULL
+                        WHERE id = ?1
+                        """, [.integer(id), .text(trackingID.text), .text(stamp)])
+                    try db.run(
+                        "INSERT INTO attempts (request_id, attempt, tracking_id, started_at) VALUES (?1, ?2, ?3, ?4)",
+                        [.integer(id), .integer(Int64(row.attempts + 1)), .text(trackingID.text), .text(stamp)])
+                    batch.claimed.append(ClaimedRequest(
+                        id: id, request: request, trackingID: trackingID, attempt: row.attempts + 1,
+                        journalID: db.lastInsertedRowID, outcomeUnknown: row.unknown, firstAttemptAt: firstAttempt))
+                }
+                return batch
+            }
+        }
+    }
+
+    /// Opens a fresh journal row for an immediate resend of a claimed request under a new
+    /// token (after a 401); the row stays `submitting` and the attempt number is unchanged.
+    public func reopen(_ claim: ClaimedRequest, now: Date) async throws -> ClaimedRequest {
+        try await database.use { db in
+            try db.run(
+                "INSERT INTO attempts (request_id, attempt, tracking_id, started_at) VALUES (?1, ?2, ?3, ?4)",
+                [.integer(claim.id), .integer(Int64(claim.attempt)), .text(claim.trackingID.text), .text(Timestamp.string(now))])
+            var reopened = claim
+            reopened.journalID = db.lastInsertedRowID
+            return reopened
+        }
+    }
+
+    /// Closes the attempt's journal row and moves its request on, in one transaction.
+    public func record(_ record: AttemptRecord) async throws {
+        try await database.use { db in
+            try db.transaction {
+                try Self.write(record, to: db)
+            }
+        }
+    }
+
+    /// Several records in one transaction (one fsync), for completions that arrive together.
+    public func record(_ records: [AttemptRecord]) async throws {
+        guard !records.isEmpty else { return }
+        try await database.use { db in
+            try db.transaction {
+                for record in records { try Self.write(record, to: db) }
+            }
+        }
+    }
+
+    /// The earliest `next_attempt_at` of a retrying row, or `nil` when none waits.
+    public func earliestRetry() async throws -> Date? {
+        try await database.use { db in
+            try db.first("SELECT min(next_attempt_at) FROM requests WHERE state = 'retrying'") { $0.text(0) }?
+                .flatMap(Timestamp.date)
+        }
+    }
+
+    /// How many rows are not settled yet (queued, submitting or retrying).
+    public func unsettledCount() async throws -> Int {
+        try await database.use { db in
+            try db.first("SELECT count(*) FROM requests WHERE state IN ('queued', 'submitting', 'retrying')") { $0.int(0) } ?? 0
+        }
+    }
+
+    /// SQLite's `data_version`: it changes when another connection commits.
+    public func dataVersion() async throws -> Int64 {
+        try await database.use { db in
+            try db.checkFileStillThere()
+            return try db.dataVersion()
+        }
+    }
+
+    private static func write(_ record: AttemptRecord, to db: Connection) throws {
+        let ended = Timestamp.string(record.endedAt)
+        try db.run("""
+            UPDATE attempts SET ended_at = ?2, http_status = ?3, outcome = ?4, colt_code = ?5, colt_reason = ?6,
+                colt_message = ?7, detail = ?8, response_body = ?9, duration_ms = ?10
+            WHERE id = ?1
+            """, [
+                .integer(record.claim.journalID), .text(ended), .integer(record.httpStatus), .text(record.outcome),
+                .text(record.coltCode), .text(record.coltReason), .text(record.coltMessage), .text(record.detail),
+                .text(record.responseBody), .integer(record.durationMilliseconds),
+            ])
+        let unknown: SQLValue = record.mayHaveCreatedOrder ? 1 : 0
+        let id = SQLValue.integer(record.claim.id)
+        switch record.transition {
+        case .accepted(let orderID, let orderStatus):
+            try db.run("""
+                UPDATE requests SET state = 'in_progress', order_id = ?2, order_status = ?3, attempts = attempts + 1,
+                    last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4
+                WHERE id = ?1
+                """, [id, .text(orderID), .text(orderStatus), .text(ended)])
+        case .retry(let at, let counts):
+            try db.run("""
+                UPDATE requests SET state = 'retrying', next_attempt_at = ?2, attempts = attempts + ?3,
+                    outcome_unknown = max(outcome_unknown, ?4), last_error = ?5, colt_code = ?6, updated_at = ?7
+                WHERE id = ?1
+                """, [id, .text(Timestamp.string(at)), counts ? 1 : 0, unknown, .text(record.detail),
+                      .text(record.coltCode), .text(ended)])
+        case .rejected(let code):
+            try db.run("""
+                UPDATE requests SET state = 'rejected', attempts = attempts + 1, last_error = ?2, colt_code = ?3,
+                    next_attempt_at = NULL, updated_at = ?4
+                WHERE id = ?1
+                """, [id, .text(record.detail), .text(code), .text(ended)])
+        case .failed:
+            try db.run("""
+                UPDATE requests SET state = 'failed', attempts = attempts + 1, last_error = ?2,
+                    outcome_unknown = max(outcome_unknown, ?3), next_attempt_at = NULL, updated_at = ?4
+                WHERE id = ?1
+                """, [id, .text(record.detail), unknown, .text(ended)])
+        }
+    }
+
+    /// Marks a row that cannot be valid. Its columns break the table's checks (it predates them,
+    /// or bypassed them), so the checks are lifted for this one daemon-written update.
+    private static func markInvalid(_ db: Connection, id: Int64, error: ValidationError, stamp: String) throws {
+        try db.execute("PRAGMA ignore_check_constraints = ON")
+        defer { try? db.execute("PRAGMA ignore_check_constraints = OFF") }
+        try db.run(
+            "UPDATE requests SET state = 'invalid', last_error = ?2, next_attempt_at = NULL, updated_at = ?3 WHERE id = ?1",
+            [.integer(id), .text("invalid, never sent: \(error)"), .text(stamp)])
+    }
+}
