@@ -1,0 +1,233 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import ServiceLifecycle
+import Synchronization
+
+/// An in-process simulator of Colt's number-management API (token, return and reactivate
+/// orders, number search), plus a `/_sandbox/` control API.
+///
+/// Start it with ``start(_:logger:)``, talk to ``baseURL`` over HTTP(S), inspect it with
+/// the methods below, and ``shutdown()`` it; many sandboxes can run (and be restarted) in
+/// one process, each with its own state.
+///
+/// Numbers change status as soon as their order is accepted (the order itself stays
+/// `In progress` until ``SandboxConfiguration/completionDelay`` has passed); a new order on
+/// a number whose order is still `In progress` is refused with 409.
+///
+/// Endpoints:
+/// - `POST /authentication/v1/oauth/token`
+/// - `POST /numberManagement/v1/return/order`, `POST /numberManagement/v1/reactivate/order`
+/// - `GET /numberManagement/v1/Number?numberRangeStart=&numberRangeEnd=` or `?orderId=`,
+///   answering the sandbox's own shape (Colt has not published one):
+///   `{"numbers":[{"number":"+442081324758","status":"Quarantined","country":"GB",
+///   "serviceProfile":"ANH","lastOrder":{"id":"ORD-12345678","trackingId":"...",
+///   "type":"return","status":"In progress","createdAt":"..."},"orders":[...]}]}`
+///   (`lastOrder` is absent for a number that never had an order; `orders` is oldest first).
+/// - `GET /_sandbox/orders[?trackingId=|?number=]`, `GET /_sandbox/stats`,
+///   `GET|PUT /_sandbox/faults`, `POST /_sandbox/expire-tokens`, `GET /_sandbox/numbers`.
+public final class ColtSandbox: Sendable {
+    /// The URL the sandbox answers on, e.g. `http://127.0.0.1:54321` (no trailing slash).
+    public let baseURL: String
+    /// The TCP port the sandbox listens on.
+    public let port: Int
+
+    private let state: SandboxState
+    private let serviceGroup: ServiceGroup
+    private let runTask: Task<Void, any Error>
+    private let stopping: StopSignal
+    private let logger: Logger
+
+    private init(baseURL: String, port: Int, state: SandboxState, serviceGroup: ServiceGroup,
+                 runTask: Task<Void, any Error>, stopping: StopSignal, logger: Logger) {
+        self.baseURL = baseURL
+        self.port = port
+        self.state = state
+        self.serviceGroup = serviceGroup
+        self.runTask = runTask
+        self.stopping = stopping
+        self.logger = logger
+    }
+
+    deinit {
+        self.stopping.stop()
+        self.runTask.cancel()
+    }
+
+    /// Starts a sandbox and returns once it is listening.
+    ///
+    /// - Throws: when the TLS files cannot be read or the address cannot be bound.
+    public static func start(
+        _ configuration: SandboxConfiguration,
+        logger: Logger = Logger(label: "colt-sandbox")
+    ) async throws -> ColtSandbox {
+        let state = SandboxState(configuration: configuration)
+        let stopping = StopSignal()
+        let responder = SandboxResponder(state: state, logger: logger, stopping: stopping)
+
+        var server: HTTPServerBuilder = .http1()
+        if let tls = configuration.tls {
+            let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain)
+            let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
+            let tlsConfiguration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) },
+                privateKey: .privateKey(key)
+            )
+            server = try .tls(.http1(), tlsConfiguration: tlsConfiguration)
+        }
+
+        var frameworkLogger = logger
+        frameworkLogger.logLevel = max(logger.logLevel, .warning)
+        let listening = OneShot<Int>()
+        let app = Application(
+            responder: responder,
+            server: server,
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.host, port: configuration.port),
+                serverName: "colt-sandbox"
+            ),
+            onServerRunning: { channel in
+                listening.resolve(.success(channel.localAddress?.port ?? configuration.port))
+            },
+            logger: frameworkLogger
+        )
+        var groupConfiguration = ServiceGroupConfiguration(services: [app], logger: frameworkLogger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(3)
+        let group = ServiceGroup(configuration: groupConfiguration)
+        let task = Task {
+            do {
+                try await group.run()
+                listening.resolve(.failure(SandboxStartError(description: "the server stopped before listening")))
+            } catch {
+                listening.resolve(.failure(error))
+                throw error
+            }
+        }
+        let port = try await listening.value()
+        let scheme = configuration.tls == nil ? "http" : "https"
+        let hostPart = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+        let sandbox = ColtSandbox(
+            baseURL: "\(scheme)://\(hostPart):\(port)", port: port, state: state, serviceGroup: group,
+            runTask: task, stopping: stopping, logger: logger
+        )
+        logger.info("colt sandbox listening on \(sandbox.baseURL) (tracking ids: \(configuration.trackingIDMode.rawValue), seed \(configuration.seed), \(configuration.inventory.count) numbers, \(configuration.faults.count) fault rules)")
+        return sandbox
+    }
+
+    /// Every order accepted so far, oldest first.
+    public func orders() async -> [SandboxOrder] { await self.state.orders() }
+
+    /// The orders created by requests with this `x-tracking-id`.
+    public func orders(forTrackingID trackingID: String) async -> [SandboxOrder] {
+        await self.state.orders(forTrackingID: trackingID)
+    }
+
+    /// The orders whose ranges contain `number`, oldest first.
+    public func orders(forNumber number: String) async -> [SandboxOrder] {
+        await self.state.orders(forNumber: number)
+    }
+
+    /// How many HTTP requests arrived on `path` (e.g. `/numberManagement/v1/return/order`),
+    /// whatever their outcome (faulted, refused, replayed, accepted).
+    public func requestCount(path: String) async -> Int { await self.state.requestCount(path: path) }
+
+    /// The `x-tracking-id` of every request on `path` that carried one, in arrival order.
+    public func receivedTrackingIDs(path: String) async -> [String] {
+        await self.state.receivedTrackingIDs(path: path)
+    }
+
+    /// Replaces the fault rules (their counters and the fault generator start afresh).
+    public func setFaults(_ rules: [FaultRule]) async { await self.state.setFaults(rules) }
+
+    /// The fault rules in force.
+    public func faults() async -> [FaultRule] { await self.state.currentFaults() }
+
+    /// Invalidates every token issued so far: their next use answers 401 (code 002).
+    public func expireTokens() async { await self.state.expireTokens() }
+
+    /// A number's current status, or `nil` if it is not in the inventory.
+    public func status(of number: String) async -> NumberStatus? { await self.state.status(of: number) }
+
+    /// The whole inventory with current statuses, in configuration order.
+    public func inventory() async -> [InventoryNumber] { await self.state.inventorySnapshot() }
+
+    /// Counters of this run.
+    public func stats() async -> SandboxStats { await self.state.stats() }
+
+    /// Stops listening, releases hung connections, frees the port and returns once stopped.
+    /// Calling it again is harmless.
+    public func shutdown() async {
+        if self.stopping.stop() {
+            await self.serviceGroup.triggerGracefulShutdown()
+        }
+        _ = try? await self.runTask.value
+    }
+}
+
+/// Why ``ColtSandbox/start(_:logger:)`` failed without an underlying error.
+public struct SandboxStartError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong.
+    public var description: String
+}
+
+/// Set once when the sandbox begins to shut down; hung requests poll it.
+final class StopSignal: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    /// Sets the flag; `true` for the call that actually set it.
+    @discardableResult
+    func stop() -> Bool { !self.flag.exchange(true, ordering: .sequentiallyConsistent) }
+
+    var isStopped: Bool { self.flag.load(ordering: .sequentiallyConsistent) }
+}
+
+/// A value delivered once, awaited once.
+final class OneShot<Value: Sendable>: Sendable {
+    private enum State {
+        case empty
+        case waiting(CheckedContinuation<Value, any Error>)
+        case done(Result<Value, any Error>)
+        case consumed
+    }
+
+    private let state = Mutex<State>(.empty)
+
+    func resolve(_ result: Result<Value, any Error>) {
+        let continuation: CheckedContinuation<Value, any Error>? = self.state.withLock { state in
+            switch state {
+            case .empty:
+                state = .done(result)
+                return nil
+            case .waiting(let continuation):
+                state = .consumed
+                return continuation
+            case .done, .consumed:
+                return nil
+            }
+        }
+        continuation?.resume(with: result)
+    }
+
+    func value() async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready: Result<Value, any Error>? = self.state.withLock { state in
+                switch state {
+                case .empty:
+                    state = .waiting(continuation)
+                    return nil
+                case .done(let result):
+                    state = .consumed
+                    return result
+                case .waiting, .consumed:
+                    return .failure(SandboxStartError(description: "awaited twice"))
+                }
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
+}

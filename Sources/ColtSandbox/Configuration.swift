@@ -1,0 +1,61 @@
+import Foundation
+
+/// Everything that shapes one run of the Colt API simulator.
+///
+/// The defaults describe a plain-HTTP sandbox on a free loopback port, with the demo
+/// inventory, no faults, 30-minute tokens, orders that stay `In progress` forever and
+/// tracking-id replay enabled.
+public struct SandboxConfiguration: Sendable {
+    /// Address to bind. Defaults to the IPv4 loopback address.
+    public var host: String = "127.0.0.1"
+    /// TCP port to bind; `0` picks any free port (read it back from ``ColtSandbox/port``).
+    public var port: Int = 0
+    /// The only OAuth client id the token endpoint accepts.
+    public var clientID: String = "sandbox-client"
+    /// The secret that goes with ``clientID``. Never logged.
+    public var clientSecret: String = "sandbox-secret"
+    /// How long an issued access token stays valid (`expires_in` is this, in whole seconds).
+    public var tokenLifetime: Duration = .seconds(1800)
+    /// Time after which an accepted order turns from `In progress` to `Completed`;
+    /// `nil` keeps every order `In progress` forever.
+    public var completionDelay: Duration? = nil
+    /// What a repeated `x-tracking-id` on an order endpoint does; see ``TrackingIDMode``.
+    public var trackingIDMode: TrackingIDMode = .replay
+    /// Seed of the generators behind order ids and probabilistic faults (runs are reproducible).
+    public var seed: UInt64 = 1
+    /// Fault-injection rules, evaluated in order for every request; see ``FaultRule``.
+    public var faults: [FaultRule] = []
+    /// PEM files to serve HTTPS with; `nil` serves plain HTTP.
+    public var tls: TLSFiles? = nil
+    /// The numbers the simulated customer owns, with their starting statuses.
+    public var inventory: [InventoryNumber] = InventoryNumber.demo
+
+    /// A configuration with every default.
+    public init() {}
+}
+
+/// How an order endpoint treats an `x-tracking-id` it has already seen.
+///
+/// Colt has not said whether it de-duplicates tracking ids, so the sandbox can play both.
+public enum TrackingIDMode: String, Sendable, CaseIterable, Codable {
+    /// A repeated tracking id on the same order endpoint answers the first answer again
+    /// (same status and body) and creates nothing.
+    case replay
+    /// A repeated tracking id is processed as a brand-new request (so it is usually refused
+    /// by the number state machine, because the numbers have already moved).
+    case ignore
+}
+
+/// Paths of the PEM files for HTTPS.
+public struct TLSFiles: Sendable {
+    /// Path of the PEM certificate chain, leaf first.
+    public var certificateChain: String
+    /// Path of the PEM private key of the leaf certificate.
+    public var privateKey: String
+
+    /// Creates a pair of PEM file paths.
+    public init(certificateChain: String, privateKey: String) {
+        self.certificateChain = certificateChain
+        self.privateKey = privateKey
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Request context that keeps the connection's channel (to drop or hold it for faults).
+struct SandboxRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
+    }
+}
+
+/// Routes every request: Colt endpoints through faults and the state actor, `/_sandbox/` to control.
+struct SandboxResponder: HTTPResponder {
+    typealias Context = SandboxRequestContext
+
+    let state: SandboxState
+    let logger: Logger
+    let stopping: StopSignal
+
+    private static let maxBody = 1 << 20
+    private static let trackingHeader = HTTPField.Name("x-tracking-id")!
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        var request = request
+        let path = request.uri.path
+        let method = request.method.rawValue
+        let trackingID = request.headers[Self.trackingHeader]
+
+        let reply: SandboxReply
+        if path == "/_sandbox" || path.hasPrefix("/_sandbox/") {
+            reply = await self.control(&request, path: path)
+        } else {
+            reply = await self.colt(&request, path: path, trackingID: trackingID)
+        }
+
+        var line = "\(method) \(path) x-tracking-id=\(trackingID ?? "-") "
+        switch reply.disposition {
+        case .respond: line += "status=\(reply.status)"
+        case .hang: line += "status=none (hang)"
+        case .drop: line += "status=none (dropped after processing as \(reply.status))"
+        }
+        if let fault = reply.fault { line += " fault=\(fault.rawValue)" }
+        self.logger.info("\(line)")
+
+        switch reply.disposition {
+        case .respond:
+            return Self.response(reply)
+        case .drop:
+            try? await context.channel.close()
+            throw CancellationError()
+        case .hang:
+            await self.hold(context.channel)
+            try? await context.channel.close()
+            throw CancellationError()
+        }
+    }
+
+    /// Waits until the client goes away, or the sandbox stops (polling: both are rare).
+    private func hold(_ channel: any Channel) async {
+        let started = ContinuousClock.now
+        while channel.isActive, !self.stopping.isStopped, ContinuousClock.now - started < .seconds(600) {
+            try? await Task.sleep(for: .milliseconds(50))
+            if Task.isCancelled { return }
+        }
+    }
+
+    private static func response(_ reply: SandboxReply) -> Response {
+        var fields = HTTPFields()
+        for (name, value) in reply.headers.sorted(by: { $0.key < $1.key }) {
+            if let fieldName = HTTPField.Name(name) { fields[fieldName] = value }
+        }
+        return Response(
+            status: HTTPResponse.Status(code: reply.status, reasonPhrase: SandboxReply.reasonPhrase(reply.status)),
+            headers: fields,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: reply.body))
+        )
+    }
+
+    private func readBody(_ request: inout Request) async -> [UInt8]? {
+        guard let buffer = try? await request.collectBody(upTo: Self.maxBody) else { return nil }
+        return Array(buffer.readableBytesView)
+    }
+
+    // MARK: Colt endpoints
+
+    private func colt(_ request: inout Request, path: String, trackingID: String?) async -> SandboxReply {
+        await self.state.recordRequest(path: path, trackingID: trackingID)
+        guard let endpoint = ColtEndpoint(rawValue: path) else {
+            return .error(404, "404", "Not Found", "No resource at \(path)")
+        }
+        guard request.method.rawValue == endpoint.method else {
+            return .error(405, "405", "Method Not Allowed", "\(path) answers \(endpoint.method) only",
+                          headers: ["Allow": endpoint.method])
+        }
+        let (latency, fault) = await self.state.drawFaults(for: endpoint)
+        if latency > 0 { try? await Task.sleep(for: .milliseconds(latency)) }
+        guard let body = await self.readBody(&request) else {
+            return .error(413, "005", "Content Too Large", "The request body exceeds \(Self.maxBody) bytes")
+        }
+        if let fault {
+            if fault.kind == .hang {
+                return SandboxReply(status: 0, disposition: .hang, fault: .hang)
+            }
+            if let canned = SandboxReply.fault(fault) { return canned }
+        }
+
+        let headers = request.headers
+        var reply: SandboxReply
+        switch endpoint {
+        case .token:
+            reply = await self.state.issueToken(
+                trackingID: trackingID, authorization: headers[.authorization],
+                contentType: headers[.contentType], body: body)
+        case .returnOrder, .reactivateOrder:
+            reply = await self.state.submitOrder(
+                endpoint: endpoint, trackingID: trackingID, authorization: headers[.authorization],
+                contentType: headers[.contentType], body: body)
+        case .number:
+            let query = request.uri.queryParameters
+            reply = await self.state.queryNumbers(
+                authorization: headers[.authorization],
+                start: query["numberRangeStart"].map(String.init),
+                end: query["numberRangeEnd"].map(String.init),
+                orderID: query["orderId"].map(String.init))
+        }
+
+        switch fault?.kind {
+        case .createThen504?:
+            var gateway = SandboxReply.html(504, title: "Gateway Time-out")
+            if let retryAfter = fault?.retryAfter { gateway.headers["Retry-After"] = retryAfter }
+            gateway.fault = .createThen504
+            return gateway
+        case .createThenDrop?:
+            reply.disposition = .drop
+            reply.fault = .createThenDrop
+            return reply
+        default:
+            return reply
+        }
+    }
+
+    // MARK: Control API
+
+    private func control(_ request: inout Request, path: String) async -> SandboxReply {
+        let method = request.method.rawValue
+        let query = request.uri.queryParameters
+        switch (method, path) {
+        case ("GET", "/_sandbox/orders"):
+            if let trackingID = query["trackingId"] {
+                return .json(200, await self.state.orders(forTrackingID: String(trackingID)))
+            }
+            if let number = query["number"] {
+                return .json(200, await self.state.orders(forNumber: String(number)))
+            }
+            return .json(200, await self.state.orders())
+        case ("GET", "/_sandbox/stats"):
+            return .json(200, await self.state.stats())
+        case ("GET", "/_sandbox/faults"):
+            return .json(200, await self.state.currentFaults())
+        case ("PUT", "/_sandbox/faults"):
+            guard let body = await self.readBody(&request) else {
+                return .error(413, "005", "Content Too Large", "Body too large")
+            }
+            do {
+                let rules = try JSONDecoder().decode([FaultRule].self, from: Data(body))
+                await self.state.setFaults(rules)
+                return .json(200, rules)
+            } catch {
+                return .error(400, "005", "Invalid parameter", "Expected a JSON array of fault rules: \(error)")
+            }
+        case ("POST", "/_sandbox/expire-tokens"):
+            await self.state.expireTokens()
+            return .json(200, ["expired": true])
+        case ("GET", "/_sandbox/numbers"):
+            return .json(200, await self.state.inventorySnapshot())
+        default:
+            return .error(404, "404", "Not Found", "No sandbox control endpoint \(method) \(path)")
+        }
+    }
+}
