@@ -16,5 +16,17 @@ static inline CURLcode colt_curl_setopt_data_callback(CURL *h, CURLoption o, col
 static inline CURLcode colt_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode colt_curl_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode colt_curl_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
+static inline CURLcode colt_curl_getinfo_off(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLMcode colt_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+
+/* curl_global_init's flag is a macro expression; this keeps it out of Swift. */
+static inline CURLcode colt_curl_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/* The result of a finished transfer sits in an anonymous union of CURLMsg. */
+static inline int colt_curl_msg_is_done(const CURLMsg *m) { return m->msg == CURLMSG_DONE; }
+static inline CURL *colt_curl_msg_easy(const CURLMsg *m) { return m->easy_handle; }
+static inline CURLcode colt_curl_msg_result(const CURLMsg *m) { return m->data.result; }
+
+/* Size of the buffer CURLOPT_ERRORBUFFER writes into. */
+static inline size_t colt_curl_error_size(void) { return CURL_ERROR_SIZE; }
 #endif
