@@ -7,6 +7,12 @@ public struct Migration: Sendable {
     /// The file's SQL.
     public let sql: String
 
+    public init(version: Int, name: String, sql: String) {
+        self.version = version
+        self.name = name
+        self.sql = sql
+    }
+
     /// FNV-1a 64 of the SQL: enough to notice that an applied migration's file was edited.
     public var checksum: String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325

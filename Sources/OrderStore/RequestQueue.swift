@@ -43,6 +43,9 @@ public struct AttemptRecord: Sendable {
         case rejected(coltCode: String?)
         /// Retries exhausted (count or age).
         case failed
+        /// Only close the journal row: the same request is sent again at once with a fresh
+        /// token (after a 401), under a new journal row from ``RequestQueue/reopen(_:now:)``.
+        case resendNow
     }
 
     public var claim: ClaimedRequest
@@ -278,6 +281,8 @@ public struct RequestQueue: Sendable {
                     next_attempt_at = NULL, updated_at = ?4
                 WHERE id = ?1
                 """, [id, .text(record.detail), .text(code), .text(ended)])
+        case .resendNow:
+            break
         case .failed:
             try db.run("""
                 UPDATE requests SET state = 'failed', attempts = attempts + 1, last_error = ?2,

@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// One line per event on stderr: `LEVEL message key=value ...`, keys sorted, values quoted
+/// when they hold spaces. Under systemd (stderr is the journal, per `$JOURNAL_STREAM`) each
+/// line starts with its syslog priority (`<6>`) and no timestamp, since journald adds one.
+struct OperatorLogHandler: LogHandler {
+    var logLevel: Logger.Level
+    var metadata: Logger.Metadata = [:]
+    let label: String
+    let journal: Bool
+
+    private static let lock = Mutex(())
+
+    init(label: String, level: Logger.Level, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.label = label
+        logLevel = level
+        journal = Self.stderrIsJournal(environment["JOURNAL_STREAM"])
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields = metadata
+        fields.merge(event.metadata ?? [:]) { $1 }
+        var line = journal ? "<\(Self.priority(event.level))>" : Self.timestamp() + " "
+        line += "\(event.level.rawValue.uppercased()) \(event.message)"
+        for key in fields.keys.sorted() {
+            line += " \(key)=\(Self.quoted("\(fields[key]!)"))"
+        }
+        line += "\n"
+        Self.lock.withLock { _ in
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+
+    /// syslog priorities, as journald reads them from a line's `<N>` prefix.
+    static func priority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
+    }
+
+    private static func quoted(_ value: String) -> String {
+        value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) || value.isEmpty
+            ? "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : value
+    }
+
+    private static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var parts = tm()
+        var seconds = now.tv_sec
+        gmtime_r(&seconds, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                      parts.tm_hour, parts.tm_min, parts.tm_sec, now.tv_nsec / 1_000_000)
+    }
+
+    /// `$JOURNAL_STREAM` is `DEVICE:INODE` of the journal's stream; stderr is the journal when they match.
+    private static func stderrIsJournal(_ value: String?) -> Bool {
+        guard let value else { return false }
+        let parts = value.split(separator: ":")
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
+        var info = stat()
+        guard fstat(2, &info) == 0 else { return false }
+        return UInt64(info.st_dev) == device && UInt64(info.st_ino) == inode
+    }
+}

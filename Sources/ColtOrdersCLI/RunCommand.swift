@@ -1,0 +1,176 @@
+import ArgumentParser
+import ColtClient
+import Foundation
+import Logging
+import OrderEngine
+import OrderStore
+import ServiceLifecycle
+
+/// The options every command that reads the configuration shares.
+struct SettingsOptions: ParsableArguments {
+    @Option(name: .long, help: "JSON configuration file (see the README's configuration reference).")
+    var config: String?
+
+    @Option(name: .long, help: "The SQLite database file (database.path).")
+    var database: String?
+
+    @Option(name: .long, help: "'production', 'sandbox', or a URL; http:// only to loopback (api.base_url).")
+    var baseURL: String?
+
+    @Option(name: .long, help: "The OAuth client id (api.client_id).")
+    var clientID: String?
+
+    @Option(name: .long, help: "A file holding the client secret (api.client_secret_file). The secret itself is never taken on the command line.")
+    var clientSecretFile: String?
+
+    @Option(name: .long, help: "PEM file of CAs to trust for the API (api.ca_file).")
+    var caFile: String?
+
+    @Option(name: .long, help: "Requests in flight at once (submit.max_in_flight).")
+    var maxInFlight: String?
+
+    @Option(name: .long, help: "Requests started per second (submit.rate_per_second).")
+    var ratePerSecond: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (log.level).")
+    var logLevel: String?
+
+    var flags: [String: String] {
+        var flags: [String: String] = [:]
+        flags["database.path"] = database
+        flags["api.base_url"] = baseURL
+        flags["api.client_id"] = clientID
+        flags["api.client_secret_file"] = clientSecretFile
+        flags["api.ca_file"] = caFile
+        flags["submit.max_in_flight"] = maxInFlight
+        flags["submit.rate_per_second"] = ratePerSecond
+        flags["log.level"] = logLevel
+        return flags
+    }
+
+    func load() throws -> Settings {
+        do {
+            return try Settings.load(file: config ?? ProcessInfo.processInfo.environment["COLT_ORDERS_CONFIG"],
+                                     flags: flags, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw CleanExit.message(error.description, code: 2)
+        }
+    }
+}
+
+/// `colt-orders run`: the long-running service.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the daemon: submit queued requests until SIGTERM or SIGINT.")
+
+    @OptionGroup var settings: SettingsOptions
+
+    func run() async throws {
+        try await Daemon.run(settings: settings.load(), mode: .daemon)
+    }
+}
+
+/// `colt-orders drain`: submit everything, wait until every row is settled, exit.
+struct DrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drain",
+        abstract: "Submit every queued request, wait until each is settled (accepted, rejected, failed...), then exit.",
+        discussion: "Retries wait for their backoff as in the daemon. Exit status 0 when everything is settled, 1 on a fatal error (wrong credentials, database errors).")
+
+    @OptionGroup var settings: SettingsOptions
+
+    func run() async throws {
+        try await Daemon.run(settings: settings.load(), mode: .drain)
+    }
+}
+
+/// `colt-orders check-config`: validate a configuration and say what is wrong.
+struct CheckConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Check the configuration and print the settings in force (never the secret).")
+
+    @OptionGroup var settings: SettingsOptions
+
+    func run() async throws {
+        let loaded = try settings.load()
+        print("configuration is valid:")
+        for key in Settings.keys {
+            let value: String = switch key.name {
+            case "database.path": loaded.databasePath
+            case "api.base_url": loaded.client.baseURL
+            case "api.client_id": loaded.client.clientID
+            case "api.client_secret_file": loaded.sources[key.name].map { _ in "(read; \(loaded.client.clientSecret))" } ?? "-"
+            case "api.ca_file": loaded.client.caFile ?? "(system CAs)"
+            default: "ok"
+            }
+            let shown = ["database.path", "api.base_url", "api.client_id", "api.client_secret_file", "api.ca_file"].contains(key.name)
+                ? value : (loaded.sources[key.name] == "default" ? key.defaultValue ?? "" : "set")
+            print("  \(key.name) = \(shown)  [\(loaded.sources[key.name] ?? "default")]")
+        }
+    }
+}
+
+/// Starts the daemon's pieces in order and runs the engine under swift-service-lifecycle.
+enum Daemon {
+    static func run(settings: Settings, mode: OrderEngine.Mode) async throws {
+        LoggingSystem.bootstrap { label in OperatorLogHandler(label: label, level: settings.logLevel) }
+        let logger = Logger(label: "colt-orders")
+        let startedAt = Timestamp.string(Date())
+
+        // One daemon per database: take the lock before touching the file.
+        let lock: DaemonLock
+        do {
+            lock = try DaemonLock(database: settings.databasePath, startedAt: startedAt)
+        } catch {
+            throw CleanExit.message("colt-orders: \(error.description)", code: 1)
+        }
+        let database: Database
+        do {
+            database = try Database(path: settings.databasePath)
+            let report = try database.useNow { try Migrator.migrate($0) }
+            if !report.applied.isEmpty {
+                logger.notice("database schema migrated", metadata: ["database": "\(settings.databasePath)", "applied": "\(report.applied)", "version": "\(report.version)"])
+            }
+        } catch {
+            throw CleanExit.message("colt-orders: \(error)", code: 1)
+        }
+
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let api = ColtAPI(configuration: settings.client, transport: transport, logger: logger)
+        let tokens = TokenProvider(api: api, logger: logger)
+        let engine = OrderEngine(database: database, api: api, tokens: tokens, configuration: settings.engine, mode: mode, logger: logger)
+        logger.info("colt-orders started", metadata: [
+            "database": "\(settings.databasePath)", "api": "\(settings.client.baseURL)", "pid": "\(getpid())",
+            "max_in_flight": "\(settings.engine.maxInFlight)", "rate_per_second": "\(settings.engine.ratePerSecond)",
+            "mode": "\(mode)",
+        ])
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: engine, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("colt-orders stopped on an error", metadata: ["error": "\(error)"])
+            throw CleanExit.message("colt-orders: \(Self.describe(error))", code: 1)
+        }
+        logger.info("colt-orders stopped")
+        withExtendedLifetime(lock) {}
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? ServiceGroupError { return "\(error)" }
+        return "\(error)"
+    }
+}
+
+extension CleanExit {
+    /// Prints `text` to stderr and exits with `code`.
+    static func message(_ text: String, code: Int32) -> any Error {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+        return ExitCode(code)
+    }
+}

@@ -1,0 +1,271 @@
+import ColtClient
+import Foundation
+import Logging
+import OrderEngine
+
+/// Everything the daemon needs, read from (highest priority first) command-line flags,
+/// `COLT_ORDERS_*` environment variables, and a JSON configuration file; then defaults.
+///
+/// Every problem names the setting and where its value came from, so an operator can fix it.
+struct Settings: Sendable {
+    var databasePath: String
+    var client: ColtClientConfiguration
+    var engine: EngineConfiguration
+    var logLevel: Logger.Level
+    /// Where each value came from, for `check-config`.
+    var sources: [String: String]
+
+    /// One setting: its key in the file, its environment variable, and how to check its value.
+    struct Key: Sendable {
+        let name: String
+        let help: String
+        let defaultValue: String?
+
+        var environmentVariable: String {
+            "COLT_ORDERS_" + name.uppercased().replacingOccurrences(of: ".", with: "_")
+        }
+    }
+
+    /// Every setting there is; the README's configuration reference lists the same.
+    static let keys: [Key] = [
+        Key(name: "database.path", help: "the SQLite database file", defaultValue: "colt-orders.db"),
+        Key(name: "api.base_url", help: "'production', 'sandbox', or a URL (http:// only to loopback)", defaultValue: "sandbox"),
+        Key(name: "api.client_id", help: "the OAuth client id", defaultValue: nil),
+        Key(name: "api.client_secret_file", help: "a file holding the client secret (default: $CREDENTIALS_DIRECTORY/client-secret under systemd)", defaultValue: nil),
+        Key(name: "api.ca_file", help: "PEM file of CAs to trust instead of the system's (private CAs)", defaultValue: nil),
+        Key(name: "api.request_timeout", help: "seconds an order request may take", defaultValue: "30"),
+        Key(name: "api.connect_timeout", help: "seconds to connect", defaultValue: "10"),
+        Key(name: "submit.max_in_flight", help: "requests in flight at once", defaultValue: "4"),
+        Key(name: "submit.rate_per_second", help: "requests started per second", defaultValue: "10"),
+        Key(name: "retry.initial_delay", help: "seconds before the first retry (then doubling, jittered)", defaultValue: "2"),
+        Key(name: "retry.max_delay", help: "longest wait between two attempts, in seconds", defaultValue: "600"),
+        Key(name: "retry.max_attempts", help: "attempts before a row is 'failed'", defaultValue: "12"),
+        Key(name: "retry.max_age", help: "seconds after the first attempt before a row is 'failed'", defaultValue: "86400"),
+        Key(name: "backoff.failure_threshold", help: "consecutive transient failures that pause every submission", defaultValue: "5"),
+        Key(name: "backoff.initial_pause", help: "the first global pause, in seconds (then doubling)", defaultValue: "5"),
+        Key(name: "backoff.max_pause", help: "the longest global pause, in seconds", defaultValue: "300"),
+        Key(name: "credentials.retry_interval", help: "seconds before asking for a token again after Colt refused the credentials", defaultValue: "300"),
+        Key(name: "shutdown.grace", help: "seconds requests in flight may take to finish on SIGTERM", defaultValue: "20"),
+        Key(name: "log.level", help: "trace, debug, info, notice, warning, error or critical", defaultValue: "info"),
+    ]
+
+    /// A configuration that cannot work, with every problem found.
+    struct Problems: Error, CustomStringConvertible {
+        var list: [String]
+        var description: String {
+            "the configuration is not valid:\n" + list.map { "  - \($0)" }.joined(separator: "\n")
+        }
+    }
+
+    /// Loads and checks the settings.
+    ///
+    /// - Parameters:
+    ///   - file: the JSON configuration file, if any.
+    ///   - flags: values given on the command line, by key name.
+    ///   - environment: the process environment.
+    static func load(file: String?, flags: [String: String], environment: [String: String]) throws(Problems) -> Settings {
+        var problems: [String] = []
+        var values: [String: (value: String, source: String)] = [:]
+
+        if let file {
+            do {
+                for (key, value) in try readFile(file) { values[key] = (value, "\(file): \(key)") }
+            } catch let error as Problems {
+                problems += error.list
+            } catch {
+                problems.append("\(file): \(error.localizedDescription)")
+            }
+        }
+        for key in keys {
+            if let value = environment[key.environmentVariable] { values[key.name] = (value, "environment variable \(key.environmentVariable)") }
+            if let value = flags[key.name] { values[key.name] = (value, "flag --\(flagName(key.name))") }
+        }
+        if values["api.client_secret_file"] == nil, let directory = environment["CREDENTIALS_DIRECTORY"] {
+            values["api.client_secret_file"] = ("\(directory)/client-secret", "systemd credential client-secret")
+        }
+
+        var reader = Reader(values: values)
+        let databasePath = reader.string("database.path")
+        let baseURL = reader.baseURL()
+        let clientID = reader.string("api.client_id")
+        let secret = reader.secret()
+        let caFile = reader.readableFile("api.ca_file")
+        var client = ColtClientConfiguration(baseURL: baseURL ?? "", clientID: clientID ?? "", clientSecret: secret ?? Secret(""))
+        client.caFile = caFile
+        client.requestTimeout = reader.seconds("api.request_timeout", 0.1...600) ?? client.requestTimeout
+        client.connectTimeout = reader.seconds("api.connect_timeout", 0.1...120) ?? client.connectTimeout
+
+        var engine = EngineConfiguration()
+        engine.maxInFlight = reader.integer("submit.max_in_flight", 1...1024) ?? engine.maxInFlight
+        engine.ratePerSecond = reader.number("submit.rate_per_second", 0.01...100_000) ?? engine.ratePerSecond
+        engine.retry.initialDelay = reader.seconds("retry.initial_delay", 0.001...86_400) ?? engine.retry.initialDelay
+        engine.retry.maxDelay = reader.seconds("retry.max_delay", 0.001...604_800) ?? engine.retry.maxDelay
+        engine.retry.maxAttempts = reader.integer("retry.max_attempts", 1...1000) ?? engine.retry.maxAttempts
+        engine.retry.maxAge = reader.seconds("retry.max_age", 1...31_536_000) ?? engine.retry.maxAge
+        engine.globalBackoff.failureThreshold = reader.integer("backoff.failure_threshold", 1...10_000) ?? engine.globalBackoff.failureThreshold
+        engine.globalBackoff.initialPause = reader.seconds("backoff.initial_pause", 0.001...86_400) ?? engine.globalBackoff.initialPause
+        engine.globalBackoff.maxPause = reader.seconds("backoff.max_pause", 0.001...86_400) ?? engine.globalBackoff.maxPause
+        engine.credentialsRetryInterval = reader.seconds("credentials.retry_interval", 0.001...86_400) ?? engine.credentialsRetryInterval
+        engine.shutdownGrace = reader.seconds("shutdown.grace", 0...3600) ?? engine.shutdownGrace
+        let level = reader.logLevel()
+
+        problems += reader.problems
+        if clientID == nil || clientID == "" { problems.append("api.client_id: missing; set it in the file, COLT_ORDERS_API_CLIENT_ID or --client-id") }
+        if engine.retry.maxDelay < engine.retry.initialDelay { problems.append("retry.max_delay: must not be shorter than retry.initial_delay") }
+        if engine.globalBackoff.maxPause < engine.globalBackoff.initialPause { problems.append("backoff.max_pause: must not be shorter than backoff.initial_pause") }
+        guard problems.isEmpty, let databasePath, let level else { throw Problems(list: problems) }
+        return Settings(databasePath: databasePath, client: client, engine: engine, logLevel: level,
+                        sources: reader.sources)
+    }
+
+    static func flagName(_ key: String) -> String {
+        switch key {
+        case "database.path": "database"
+        case "api.base_url": "base-url"
+        default: String(key.split(separator: ".").last ?? "").replacingOccurrences(of: "_", with: "-")
+        }
+    }
+
+    /// Reads the JSON file into dotted keys, refusing unknown keys and non-scalar values.
+    private static func readFile(_ path: String) throws -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Problems(list: ["\(path): cannot read the configuration file (missing, or not readable by this user)"])
+        }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw Problems(list: ["\(path): not valid JSON (\(error.localizedDescription)); see the example in the README"])
+        }
+        guard let root = object as? [String: Any] else { throw Problems(list: ["\(path): must hold a JSON object"]) }
+        var result: [String: String] = [:]
+        var problems: [String] = []
+        let known = Set(keys.map(\.name))
+        func walk(_ object: [String: Any], prefix: String) {
+            for (name, value) in object {
+                let key = prefix.isEmpty ? name : "\(prefix).\(name)"
+                if let nested = value as? [String: Any] {
+                    walk(nested, prefix: key)
+                } else if !known.contains(key) {
+                    let suggestion = keys.map(\.name).first { $0.hasSuffix("." + name) || $0.hasPrefix(key) }
+                    problems.append("\(path): unknown setting '\(key)'" + (suggestion.map { "; did you mean '\($0)'?" } ?? ""))
+                } else if value is NSNull {
+                    continue
+                } else if let number = value as? NSNumber {
+                    result[key] = number.stringValue
+                } else if let text = value as? String {
+                    result[key] = text
+                } else {
+                    problems.append("\(path): \(key) must be a string or a number")
+                }
+            }
+        }
+        walk(root, prefix: "")
+        if !problems.isEmpty { throw Problems(list: problems) }
+        return result
+    }
+}
+
+/// Parses values, collecting one problem per bad setting.
+private struct Reader {
+    var values: [String: (value: String, source: String)]
+    var problems: [String] = []
+    var sources: [String: String] = [:]
+
+    mutating func raw(_ key: String) -> (value: String, source: String)? {
+        if let given = values[key] {
+            sources[key] = given.source
+            return given
+        }
+        guard let fallback = Settings.keys.first(where: { $0.name == key })?.defaultValue else { return nil }
+        sources[key] = "default"
+        return (fallback, "default")
+    }
+
+    mutating func string(_ key: String) -> String? {
+        guard let (value, source) = raw(key) else { return nil }
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if trimmed.isEmpty { problems.append("\(key) (from \(source)): must not be empty") }
+        return trimmed
+    }
+
+    mutating func integer(_ key: String, _ range: ClosedRange<Int>) -> Int? {
+        guard let (value, source) = raw(key) else { return nil }
+        guard let number = Int(value.trimmingCharacters(in: .whitespaces)), range.contains(number) else {
+            problems.append("\(key) (from \(source)): must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(value)'")
+            return nil
+        }
+        return number
+    }
+
+    mutating func number(_ key: String, _ range: ClosedRange<Double>) -> Double? {
+        guard let (value, source) = raw(key) else { return nil }
+        guard let number = Double(value.trimmingCharacters(in: .whitespaces)), range.contains(number) else {
+            problems.append("\(key) (from \(source)): must be a number from \(range.lowerBound) to \(range.upperBound), not '\(value)'")
+            return nil
+        }
+        return number
+    }
+
+    mutating func seconds(_ key: String, _ range: ClosedRange<Double>) -> Duration? {
+        number(key, range).map { .milliseconds(Int64(($0 * 1000).rounded())) }
+    }
+
+    mutating func baseURL() -> String? {
+        guard let (value, source) = raw("api.base_url") else { return nil }
+        switch value {
+        case "production": return "https://apis.colt.net"
+        case "sandbox": return "https://sandbox.apis.colt.net"
+        default: break
+        }
+        guard let url = URL(string: value), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty,
+              ["http", "https"].contains(scheme), url.query == nil, url.fragment == nil, url.user == nil
+        else {
+            problems.append("api.base_url (from \(source)): must be 'production', 'sandbox' or an http(s) URL such as https://apis.colt.net, not '\(value)'")
+            return nil
+        }
+        if scheme == "http", !Self.isLoopback(host) {
+            problems.append("api.base_url (from \(source)): plain http:// is refused except to loopback (127.0.0.1, ::1, localhost); use https:// for \(host)")
+            return nil
+        }
+        return value.hasSuffix("/") ? String(value.dropLast()) : value
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
+    }
+
+    mutating func readableFile(_ key: String) -> String? {
+        guard let (value, source) = raw(key) else { return nil }
+        guard FileManager.default.isReadableFile(atPath: value) else {
+            problems.append("\(key) (from \(source)): cannot read '\(value)' (missing, or not readable by this user)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func secret() -> Secret? {
+        guard let (path, source) = raw("api.client_secret_file") else {
+            problems.append("api.client_secret_file: missing; put the client secret in a file readable only by the daemon's user and name it here (never on the command line)")
+            return nil
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            problems.append("api.client_secret_file (from \(source)): cannot read '\(path)' (missing, or not readable by this user)")
+            return nil
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty, !text.contains("\n") else {
+            problems.append("api.client_secret_file (from \(source)): '\(path)' must hold the secret alone on one line")
+            return nil
+        }
+        return Secret(text)
+    }
+
+    mutating func logLevel() -> Logger.Level? {
+        guard let (value, source) = raw("log.level") else { return nil }
+        guard let level = Logger.Level(rawValue: value.lowercased()) else {
+            problems.append("log.level (from \(source)): must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not '\(value)'")
+            return nil
+        }
+        return level
+    }
+}

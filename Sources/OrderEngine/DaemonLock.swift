@@ -1,0 +1,69 @@
+import Foundation
+
+/// One daemon per database (invariant 5): an exclusive POSIX lock on `DATABASE.lock`, held for
+/// the process's life and released by the kernel however the process ends, `kill -9` included.
+/// The file also says who holds it and since when, for `colt-orders status`.
+public final class DaemonLock: Sendable {
+    /// The lock file.
+    public let path: String
+    private let descriptor: Int32
+
+    /// Who holds a database's lock.
+    public struct Holder: Sendable, Equatable {
+        public var pid: Int32
+        /// When that daemon started, as it wrote it (ISO-8601 UTC).
+        public var since: String?
+    }
+
+    /// Why the lock could not be taken.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The lock file for a database.
+    public static func path(forDatabase database: String) -> String { database + ".lock" }
+
+    /// Takes the lock, or fails at once when another process holds it.
+    public init(database: String, startedAt: String) throws(Failure) {
+        path = Self.path(forDatabase: database)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw Failure(description: "cannot open the lock file \(path): \(String(cString: strerror(errno))); check that the database's directory exists and is writable by this user")
+        }
+        var lock = flock()
+        lock.l_type = Int16(F_WRLCK)
+        lock.l_whence = Int16(SEEK_SET)
+        if fcntl(fd, F_SETLK, &lock) != 0 {
+            let holder = Self.holder(of: fd)
+            close(fd)
+            let who = holder.map { "pid \($0.pid)" + ($0.since.map { ", running since \($0)" } ?? "") } ?? "another process"
+            throw Failure(description: "another colt-orders daemon (\(who)) is already using \(database); only one may run per database. Stop it first (systemctl stop colt-orders), or point this one at another database")
+        }
+        descriptor = fd
+        let text = "\(getpid()) \(startedAt)\n"
+        _ = ftruncate(fd, 0)
+        _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Who holds the lock of `database`, or `nil` when no daemon runs on it. Never takes the lock.
+    public static func holder(ofDatabase database: String) -> Holder? {
+        let fd = open(path(forDatabase: database), O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return holder(of: fd)
+    }
+
+    private static func holder(of fd: Int32) -> Holder? {
+        var probe = flock()
+        probe.l_type = Int16(F_WRLCK)
+        probe.l_whence = Int16(SEEK_SET)
+        guard fcntl(fd, F_GETLK, &probe) == 0, probe.l_type != Int16(F_UNLCK) else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let count = pread(fd, &buffer, buffer.count, 0)
+        let fields = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
+        return Holder(pid: probe.l_pid, since: fields.count > 1 ? String(fields[1]) : nil)
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Synchronization
+
+/// The engine's shared state: requests in flight, pacing, pauses, and the first fatal error.
+/// The loop and every submission task meet here.
+actor EngineState {
+    /// What the loop should do next.
+    enum Plan: Equatable {
+        /// Claim up to this many rows.
+        case claim(Int)
+        /// Wait for a signal, or until this time when given.
+        case wait(until: Date?)
+    }
+
+    private let configuration: EngineConfiguration
+    private let wakeup: Wakeup
+    private var breaker: GlobalBackoff
+    private var limiter: RateLimiter
+    private var credentialsPausedUntil: Date?
+    private(set) var inFlight = 0
+    private(set) var fatalError: (any Error)?
+    private(set) var lastVersionCheck = ContinuousClock.now
+
+    private let stopFlag = Atomic<Bool>(false)
+    private let fileChanged = Atomic<Bool>(false)
+    private let completed = Atomic<Bool>(false)
+
+    init(configuration: EngineConfiguration, wakeup: Wakeup) {
+        self.configuration = configuration
+        self.wakeup = wakeup
+        breaker = GlobalBackoff(policy: configuration.globalBackoff)
+        limiter = RateLimiter(ratePerSecond: configuration.ratePerSecond, now: .now)
+    }
+
+    // MARK: Signals, from any thread
+
+    /// Stop claiming (graceful shutdown).
+    nonisolated func requestStop() {
+        stopFlag.store(true, ordering: .sequentiallyConsistent)
+        wakeup.signal()
+    }
+
+    nonisolated var stopRequested: Bool { stopFlag.load(ordering: .sequentiallyConsistent) }
+
+    /// The database's files changed (maybe another process wrote).
+    nonisolated func noteFileChange() {
+        fileChanged.store(true, ordering: .sequentiallyConsistent)
+        wakeup.signal()
+    }
+
+    nonisolated func takeFileChange() -> Bool { fileChanged.exchange(false, ordering: .sequentiallyConsistent) }
+    nonisolated func takeCompletion() -> Bool { completed.exchange(false, ordering: .sequentiallyConsistent) }
+
+    // MARK: The loop
+
+    func setLastVersionCheck(_ instant: ContinuousClock.Instant) { lastVersionCheck = instant }
+
+    func plan(now: Date, clock: ContinuousClock.Instant, queueMayHaveWork: Bool) -> Plan {
+        if let until = credentialsPausedUntil {
+            if now < until { return .wait(until: until) }
+            credentialsPausedUntil = nil
+        }
+        if let until = breaker.pausedUntil, now < until { return .wait(until: until) }
+        let capacity = breaker.isProbing ? (inFlight == 0 ? 1 : 0) : configuration.maxInFlight - inFlight
+        guard capacity > 0, queueMayHaveWork else { return .wait(until: nil) }
+        let tokens = limiter.available(now: clock)
+        guard tokens > 0 else {
+            return .wait(until: now.addingTimeInterval((limiter.nextToken(now: clock) - clock).seconds))
+        }
+        return .claim(min(capacity, tokens))
+    }
+
+    func started(_ count: Int, clock: ContinuousClock.Instant) {
+        inFlight += count
+        limiter.take(count, now: clock)
+    }
+
+    func finished() {
+        inFlight -= 1
+        completed.store(true, ordering: .sequentiallyConsistent)
+        wakeup.signal()
+    }
+
+    // MARK: Outcomes
+
+    /// Colt answered a request (accepted or refused it): the API works.
+    func apiAnswered() {
+        _ = breaker.recordSuccess()
+    }
+
+    /// A transient failure; returns the global pause when it opens the breaker.
+    func apiFailed(now: Date, retryAfter: Duration?) -> Duration? {
+        breaker.recordFailure(now: now, retryAfter: retryAfter)
+    }
+
+    /// The token endpoint failed: pause at once (no row is spent on it).
+    func tokenUnavailable(now: Date, retryAfter: Duration?) -> Duration {
+        var pause: Duration?
+        while pause == nil { pause = breaker.recordFailure(now: now, retryAfter: retryAfter) }
+        return pause!
+    }
+
+    /// Everything waits until `date` (a 429's Retry-After).
+    func pauseAll(until date: Date) {
+        breaker.pause(until: date)
+    }
+
+    func pauseForCredentials(until date: Date) {
+        credentialsPausedUntil = max(credentialsPausedUntil ?? date, date)
+        wakeup.signal()
+    }
+
+    /// Stops the engine with `error` (the first one wins).
+    func fail(_ error: any Error) {
+        if fatalError == nil { fatalError = error }
+        stopFlag.store(true, ordering: .sequentiallyConsistent)
+        wakeup.signal()
+    }
+}

@@ -1,0 +1,348 @@
+import ColtClient
+import ColtModel
+import Foundation
+import Logging
+import OrderStore
+import ServiceLifecycle
+
+/// The daemon's engine: claims due rows, submits them to Colt, records every outcome, and
+/// paces itself (in-flight limit, rate limit, global backoff, credentials pause).
+///
+/// Run it as a swift-service-lifecycle `Service`: on graceful shutdown it stops claiming, lets
+/// requests in flight finish within ``EngineConfiguration/shutdownGrace``, records them, and
+/// returns. In ``Mode/drain`` it returns by itself once every row is settled.
+public struct OrderEngine: Service {
+    /// How long the engine runs.
+    public enum Mode: Sendable {
+        /// Until graceful shutdown (SIGTERM, SIGINT).
+        case daemon
+        /// Until no row is queued, submitting or retrying, then return; for scripts and tests.
+        case drain
+    }
+
+    /// Why the engine stopped with an error.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    let queue: RequestQueue
+    let api: ColtAPI
+    let tokens: TokenProvider
+    let configuration: EngineConfiguration
+    let mode: Mode
+    let logger: Logger
+    let databasePath: String
+    let observer: EngineObserver?
+
+    /// - Parameter observer: told of the engine's progress (readiness, figures, liveness), for
+    ///   systemd's notify protocol or metrics; may be `nil`.
+    public init(
+        database: Database, api: ColtAPI, tokens: TokenProvider, configuration: EngineConfiguration, mode: Mode,
+        logger: Logger, observer: EngineObserver? = nil
+    ) {
+        queue = RequestQueue(database: database)
+        databasePath = database.path
+        self.api = api
+        self.tokens = tokens
+        self.configuration = configuration
+        self.mode = mode
+        self.logger = logger
+        self.observer = observer
+    }
+
+    public func run() async throws {
+        let wakeup = Wakeup()
+        let state = EngineState(configuration: configuration, wakeup: wakeup)
+        for row in try await queue.recoverInterrupted(now: Date()) {
+            logger.warning("resuming a request left in flight by a stopped daemon", metadata: [
+                "request": "\(row.id)", "tracking_id": "\(row.trackingID)", "state": "retrying",
+            ])
+        }
+        let watcher = DatabaseWatcher(databasePath: databasePath)
+        let watching = watcher.start { [state] in state.noteFileChange() }
+        if !watching {
+            logger.notice("inotify is not available here: new rows are found by checking every \(configuration.pollInterval)")
+        }
+        defer { watcher.stop() }
+        observer?.ready()
+
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await loop(state: state, wakeup: wakeup, group: &group)
+                // Stop claiming; give requests in flight their grace, then abandon them (they
+                // are recorded as interrupted and resumed with their own tracking id).
+                let deadline = ContinuousClock.now + configuration.shutdownGrace
+                while await state.inFlight > 0 {
+                    if ContinuousClock.now >= deadline {
+                        logger.warning("requests still in flight after the shutdown grace; abandoning them: they resume with their own tracking id at the next start",
+                                       metadata: ["in_flight": "\(await state.inFlight)"])
+                        group.cancelAll()
+                        break
+                    }
+                    await wakeup.wait(timeout: ContinuousClock.now.duration(to: deadline))
+                }
+            }
+        } onGracefulShutdown: { [observer] in
+            observer?.stopping()
+            state.requestStop()
+        }
+        if let failure = await state.fatalError { throw failure }
+    }
+
+    private func loop(state: EngineState, wakeup: Wakeup, group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
+        var lastDataVersion = try await queue.dataVersion()
+        var queueMayHaveWork = true
+        var nextRetry: Date? = nil
+        var lastFigures = ContinuousClock.now - .seconds(60)
+
+        while !state.stopRequested {
+            if let failure = await state.fatalError { throw failure }
+            let clock = ContinuousClock.now
+            observer?.alive()
+            if clock - lastFigures >= .seconds(5) {
+                lastFigures = clock
+                observer?.figures(inFlight: await state.inFlight, unsettled: try await queue.unsettledCount())
+            }
+
+            // Other writers: a changed data_version means new or edited rows.
+            if state.takeFileChange() || clock - (await state.lastVersionCheck) >= configuration.pollInterval {
+                await state.setLastVersionCheck(clock)
+                let version = try await queue.dataVersion()
+                if version != lastDataVersion {
+                    lastDataVersion = version
+                    queueMayHaveWork = true
+                }
+            }
+            if state.takeCompletion() { queueMayHaveWork = true }
+            if let due = nextRetry, due <= Date() {
+                nextRetry = nil
+                queueMayHaveWork = true
+            }
+
+            if mode == .drain, await state.inFlight == 0, !queueMayHaveWork, try await queue.unsettledCount() == 0 {
+                logger.info("drained: every request is settled")
+                return
+            }
+
+            let plan = await state.plan(now: Date(), clock: clock, queueMayHaveWork: queueMayHaveWork)
+            switch plan {
+            case .wait(let until):
+                var timeout = configuration.pollInterval
+                if let until { timeout = min(timeout, Date().distance(to: until).duration) }
+                if let nextRetry { timeout = min(timeout, Date().distance(to: nextRetry).duration) }
+                await wakeup.wait(timeout: max(timeout, .milliseconds(1)))
+            case .claim(let count):
+                // A token first: without one nothing can be sent, and no row spends an attempt.
+                do {
+                    _ = try await tokens.token()
+                } catch {
+                    await tokenFailed(error, state: state)
+                    continue
+                }
+                let batch: ClaimBatch
+                do {
+                    batch = try await queue.claimDue(now: Date(), limit: count)
+                } catch let error as DatabaseError where error.isBusy {
+                    logger.warning("the database is locked by another process; waiting", metadata: ["error": "\(error)"])
+                    await wakeup.wait(timeout: .seconds(1))
+                    continue
+                }
+                for row in batch.invalid {
+                    logger.error("invalid request, never sent", metadata: ["request": "\(row.id)", "state": "invalid", "error": "\(row.error)"])
+                }
+                if batch.claimed.count < count {
+                    queueMayHaveWork = false
+                    nextRetry = try await queue.earliestRetry()
+                }
+                await state.started(batch.claimed.count, clock: clock)
+                for claim in batch.claimed {
+                    logger.info("submitting", metadata: [
+                        "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "state": "submitting",
+                        "action": "\(claim.request.action.rawValue)", "range": "\(claim.request.range)", "attempt": "\(claim.attempt)",
+                    ])
+                    group.addTask { await submit(claim, state: state) }
+                }
+            }
+        }
+    }
+
+    private func tokenFailed(_ error: TokenError, state: EngineState) async {
+        switch error.kind {
+        case .credentialsRejected:
+            let until = Date().addingTimeInterval(configuration.credentialsRetryInterval.seconds)
+            await state.pauseForCredentials(until: until)
+            logger.critical("COLT REFUSED THE CLIENT CREDENTIALS: all submissions are paused. Fix the client id or the secret file, then reload (SIGHUP) or restart", metadata: [
+                "error": "\(error.detail)", "retry_at": "\(Timestamp.string(until))",
+            ])
+            if mode == .drain {
+                await state.fail(Failure(description: "Colt refused the client credentials (\(error.detail)); nothing was sent. Check the client id and the secret file"))
+            }
+        case .unavailable:
+            let pause = await state.tokenUnavailable(now: Date(), retryAfter: error.retryAfter)
+            logger.error("cannot get a token from Colt; submissions wait", metadata: [
+                "error": "\(error.detail)", "pause": "\(pause)",
+            ])
+        }
+    }
+
+    /// One claimed row: send it (again after a 401, with a fresh token), classify, record.
+    private func submit(_ claim: ClaimedRequest, state: EngineState) async {
+        var claim = claim
+        var result: AttemptResult
+        do {
+            let token = try await tokens.token()
+            result = await api.submit(claim.request, trackingID: claim.trackingID, token: token)
+            if result.outcome == .unauthorized {
+                // The token was refused: a new one, and the same request again at once; not an attempt.
+                await tokens.invalidate(token)
+                try await queue.record(record(for: claim, result: result, transition: .resendNow))
+                claim = try await queue.reopen(claim, now: Date())
+                let fresh = try await tokens.token()
+                result = await api.submit(claim.request, trackingID: claim.trackingID, token: fresh)
+            }
+        } catch let error as TokenError {
+            // No token, so nothing was sent: the row waits for the pause and spends no attempt.
+            await tokenFailed(error, state: state)
+            let retry = AttemptRecord(
+                claim: claim, endedAt: Date(), httpStatus: nil, outcome: "not_sent", detail: "not sent: no token: \(error.detail)",
+                responseBody: nil, durationMilliseconds: 0, mayHaveCreatedOrder: false,
+                transition: .retry(at: Date().addingTimeInterval(configuration.globalBackoff.initialPause.seconds), countsAsAttempt: false))
+            do { try await queue.record(retry) } catch { await state.fail(error) }
+            await state.finished()
+            return
+        } catch {
+            await state.fail(error)
+            await state.finished()
+            return
+        }
+
+        let transition = await decide(claim, result: result, state: state)
+        do {
+            try await queue.record(record(for: claim, result: result, transition: transition))
+            log(claim, result: result, transition: transition)
+        } catch {
+            logger.critical("cannot record an attempt's outcome; it will be resumed with its own tracking id at the next start", metadata: [
+                "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "error": "\(error)",
+            ])
+            await state.fail(error)
+        }
+        await state.finished()
+    }
+
+    /// Where a row goes after this result: DESIGN.md's outcomes, the retry budget, reconciliation.
+    private func decide(_ claim: ClaimedRequest, result: AttemptResult, state: EngineState) async -> AttemptRecord.Transition {
+        let now = Date()
+        switch result.outcome {
+        case .accepted(let orderID):
+            await state.apiAnswered()
+            return .accepted(orderID: orderID, orderStatus: "In progress")
+        case .rejected:
+            await state.apiAnswered()
+            if claim.outcomeUnknown, let token = try? await tokens.token(),
+               let orderID = await api.findOrder(trackingID: claim.trackingID, range: claim.request.range, token: token) {
+                // An earlier attempt, whose answer was lost, did create the order: Colt now
+                // refuses the resend because the numbers moved on. The row is accepted.
+                logger.notice("Colt refused a resend, but an earlier attempt under this tracking id had created the order", metadata: [
+                    "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "order_id": "\(orderID)",
+                ])
+                return .accepted(orderID: orderID, orderStatus: "In progress")
+            }
+            return .rejected(coltCode: result.coltError?.code)
+        case .unauthorized:
+            // A second 401 with a fresh token: the credentials are wrong. Pause everything.
+            let until = now.addingTimeInterval(configuration.credentialsRetryInterval.seconds)
+            await state.pauseForCredentials(until: until)
+            logger.critical("COLT REFUSED A FRESH TOKEN (HTTP 401 twice): all submissions are paused. Check the client id, the secret file and the API's base URL", metadata: [
+                "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "retry_at": "\(Timestamp.string(until))",
+            ])
+            if mode == .drain {
+                await state.fail(Failure(description: "Colt answered 401 to a fresh token: the credentials are not valid for this API"))
+            }
+            return .retry(at: until, countsAsAttempt: false)
+        case .throttled, .serverError, .notSent, .timeout, .connectionLost, .badResponse:
+            if result.outcome == .throttled, let retryAfter = result.retryAfter {
+                await state.pauseAll(until: now.addingTimeInterval(retryAfter.seconds))
+            }
+            if let pause = await state.apiFailed(now: now, retryAfter: result.retryAfter) {
+                logger.error("the Colt API is failing: every submission waits", metadata: [
+                    "pause": "\(pause)", "last_error": "\(result.detail)",
+                ])
+            }
+            let attempts = claim.attempt
+            let age = now.timeIntervalSince(claim.firstAttemptAt)
+            if attempts >= configuration.retry.maxAttempts || age >= configuration.retry.maxAge.seconds {
+                return .failed
+            }
+            var generator = SystemRandomNumberGenerator()
+            let delay = configuration.retry.delay(afterAttempt: attempts, retryAfter: result.retryAfter, using: &generator)
+            return .retry(at: now.addingTimeInterval(delay.seconds), countsAsAttempt: true)
+        }
+    }
+
+    private func record(for claim: ClaimedRequest, result: AttemptResult, transition: AttemptRecord.Transition) -> AttemptRecord {
+        var detail = result.detail
+        switch transition {
+        case .failed:
+            detail = "gave up after \(claim.attempt) attempts: \(result.detail)"
+            if claim.outcomeUnknown || result.outcome.mayHaveCreatedOrder {
+                detail += "; an attempt's outcome was unknown, so Colt may hold an order for tracking id \(claim.trackingID): check before sending again"
+            }
+        case .rejected where claim.outcomeUnknown:
+            detail += "; an earlier attempt's outcome was unknown and no order was found for tracking id \(claim.trackingID): check the numbers with Colt before sending again"
+        default:
+            break
+        }
+        return AttemptRecord(
+            claim: claim, endedAt: Date(), httpStatus: result.httpStatus, outcome: result.outcome.name,
+            coltCode: result.coltError?.code, coltReason: result.coltError?.reason, coltMessage: result.coltError?.message,
+            detail: detail, responseBody: result.responseBody.isEmpty ? nil : result.responseBody,
+            durationMilliseconds: Int(result.duration.seconds * 1000),
+            mayHaveCreatedOrder: result.outcome.mayHaveCreatedOrder, transition: transition)
+    }
+
+    private func log(_ claim: ClaimedRequest, result: AttemptResult, transition: AttemptRecord.Transition) {
+        var metadata: Logger.Metadata = [
+            "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "attempt": "\(claim.attempt)",
+            "outcome": "\(result.outcome.name)", "duration_ms": "\(Int(result.duration.seconds * 1000))",
+        ]
+        if let status = result.httpStatus { metadata["http_status"] = "\(status)" }
+        switch transition {
+        case .accepted(let orderID, let status):
+            metadata["state"] = "in_progress"
+            metadata["order_id"] = "\(orderID)"
+            metadata["order_status"] = "\(status)"
+            logger.info("accepted by Colt", metadata: metadata)
+        case .retry(let at, _):
+            metadata["state"] = "retrying"
+            metadata["next_attempt_at"] = "\(Timestamp.string(at))"
+            metadata["error"] = "\(result.detail)"
+            logger.warning("will retry", metadata: metadata)
+        case .rejected:
+            metadata["state"] = "rejected"
+            metadata["error"] = "\(result.detail)"
+            logger.error("rejected by Colt", metadata: metadata)
+        case .failed:
+            metadata["state"] = "failed"
+            metadata["error"] = "\(result.detail)"
+            logger.error("failed: retries exhausted", metadata: metadata)
+        case .resendNow:
+            break
+        }
+    }
+}
+
+/// Told of the engine's progress; the daemon maps it to systemd's notify protocol.
+public protocol EngineObserver: Sendable {
+    /// Migrations applied, lock held, rows recovered: the engine is working.
+    func ready()
+    /// Called from every turn of the engine's loop: the loop is not stuck.
+    func alive()
+    /// Queue figures, every few seconds.
+    func figures(inFlight: Int, unsettled: Int)
+    /// The engine is shutting down.
+    func stopping()
+}
+
+extension TimeInterval {
+    var duration: Duration { .milliseconds(Int64((self * 1000).rounded(.up))) }
+}

@@ -1,0 +1,102 @@
+import ColtModel
+import Foundation
+import OrderStore
+import Testing
+import TestSupport
+
+/// Claiming and recording, against a real database file.
+@Suite struct QueueTests {
+    let directory: TemporaryDirectory
+    let path: String
+    let queue: RequestQueue
+
+    init() throws {
+        directory = try TemporaryDirectory("queue")
+        path = directory.file("orders.db")
+        let database = try Database(path: path)
+        try database.useNow { _ = try Migrator.migrate($0) }
+        queue = RequestQueue(database: database)
+    }
+
+    func insert(_ start: String, _ end: String? = nil, tracking: String? = nil) throws {
+        let endSQL = end.map { "'\($0)'" } ?? "NULL"
+        let trackingSQL = tracking.map { "'\($0)'" } ?? "NULL"
+        let result = try sqlite3(path, "INSERT INTO requests (action, country, range_start, range_end, tracking_id) VALUES ('return', 'GB', '\(start)', \(endSQL), \(trackingSQL))")
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
+    @Test func theTrackingIDIsCommittedBeforeTheClaimReturns() async throws {
+        try insert("+442081324758")
+        try insert("+442081324759", tracking: "operator-chosen-1")
+        let batch = try await queue.claimDue(now: Date(), limit: 10)
+        #expect(batch.claimed.count == 2)
+        // Another connection (the sqlite3 CLI) already sees them: committed, not pending.
+        let stored = try sqlite3(path, "SELECT id, state, tracking_id FROM requests ORDER BY id").stdout
+        for claim in batch.claimed {
+            #expect(stored.contains("\(claim.id)|submitting|\(claim.trackingID)"), "\(stored)")
+        }
+        #expect(batch.claimed[1].trackingID.text == "operator-chosen-1")
+        #expect(try sqliteValue(path, "SELECT count(*) FROM attempts WHERE ended_at IS NULL") == "2")
+    }
+
+    @Test func overlappingRangesAreClaimedOneAtATimeInIDOrder() async throws {
+        try insert("+442081324700", "+442081324799")   // 1
+        try insert("+442081324750")                    // 2: inside 1
+        try insert("+442081324800")                    // 3: disjoint
+        try insert("+4420813247500")                   // 4: another length, so another number
+        try insert("+442081324799", "+442081324805")   // 5: overlaps 1 and 3
+        let first = try await queue.claimDue(now: Date(), limit: 10)
+        #expect(first.claimed.map(\.id) == [1, 3, 4])
+        // While 1 and 3 are in flight, nothing that overlaps them goes.
+        #expect(try await queue.claimDue(now: Date(), limit: 10).claimed.isEmpty)
+        for claim in first.claimed where claim.id == 1 {
+            try await queue.record(AttemptRecord(
+                claim: claim, endedAt: Date(), httpStatus: 201, outcome: "accepted", detail: "ok", responseBody: nil,
+                durationMilliseconds: 5, mayHaveCreatedOrder: false, transition: .accepted(orderID: "ORD-1", orderStatus: "In progress")))
+        }
+        // 2 may go now; 5 still waits for 3.
+        #expect(try await queue.claimDue(now: Date(), limit: 10).claimed.map(\.id) == [2])
+    }
+
+    @Test func aRetryingRowWaitsForItsTimeAndKeepsItsTrackingID() async throws {
+        try insert("+442081324758")
+        let claim = try #require(try await queue.claimDue(now: Date(), limit: 1).claimed.first)
+        let later = Date().addingTimeInterval(60)
+        try await queue.record(AttemptRecord(
+            claim: claim, endedAt: Date(), httpStatus: 503, outcome: "server_error", detail: "HTTP 503", responseBody: "busy",
+            durationMilliseconds: 5, mayHaveCreatedOrder: true, transition: .retry(at: later, countsAsAttempt: true)))
+        #expect(try await queue.claimDue(now: Date(), limit: 1).claimed.isEmpty)
+        let retried = try #require(try await queue.claimDue(now: later.addingTimeInterval(1), limit: 1).claimed.first)
+        #expect(retried.trackingID == claim.trackingID)
+        #expect(retried.attempt == 2)
+        #expect(retried.outcomeUnknown)
+        #expect(try sqliteValue(path, "SELECT attempts || ' ' || outcome_unknown FROM requests") == "1 1")
+    }
+
+    @Test func rowsLeftSubmittingAreResumedWithTheirOwnTrackingID() async throws {
+        try insert("+442081324758")
+        let claim = try #require(try await queue.claimDue(now: Date(), limit: 1).claimed.first)
+        // The process dies here. The next one recovers the row:
+        let recovered = try await queue.recoverInterrupted(now: Date())
+        #expect(recovered.map(\.trackingID) == [claim.trackingID.text])
+        #expect(try sqliteValue(path, "SELECT outcome FROM attempts") == "interrupted")
+        let resumed = try #require(try await queue.claimDue(now: Date().addingTimeInterval(1), limit: 1).claimed.first)
+        #expect(resumed.trackingID == claim.trackingID)
+        #expect(resumed.outcomeUnknown)
+    }
+
+    @Test func aRowThatBypassedTheChecksBecomesInvalidAndIsNeverSent() async throws {
+        _ = try sqlite3(path, """
+            PRAGMA ignore_check_constraints = ON;
+            INSERT INTO requests (action, country, range_start) VALUES ('return', 'XX', '+442081324758');
+            """)
+        try insert("+442081324759")
+        let batch = try await queue.claimDue(now: Date(), limit: 10)
+        #expect(batch.claimed.map(\.id) == [2])
+        #expect(batch.invalid.map(\.id) == [1])
+        let row = try sqliteValue(path, "SELECT state || '|' || last_error FROM requests WHERE id = 1")
+        #expect(row.hasPrefix("invalid|"))
+        #expect(row.contains("country"), "\(row)")
+        #expect(try sqliteValue(path, "SELECT count(*) FROM attempts WHERE request_id = 1") == "0")
+    }
+}
