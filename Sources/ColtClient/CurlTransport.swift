@@ -445,7 +445,7 @@ private final class Transfer: @unchecked Sendable {
         let curlText = String(cString: errorBuffer)
         let fallback = String(cString: curl_easy_strerror(result))
         let reason = curlText.isEmpty ? fallback : curlText
-        let target = Self.hostAndPort(request.url)
+        let target = urlHostAndPort(request.url)
         let curl = "(curl \(result.rawValue): \(reason))"
 
         if truncated {
@@ -511,23 +511,23 @@ private final class Transfer: @unchecked Sendable {
         }
         return exchange
     }
+}
 
-    /// `host:port` of a URL, for messages (never the user-info part).
-    static func hostAndPort(_ url: String) -> (host: String, text: String) {
-        var rest = Substring(url)
-        var defaultPort = "80"
-        if let scheme = rest.range(of: "://") {
-            if rest[..<scheme.lowerBound].lowercased() == "https" { defaultPort = "443" }
-            rest = rest[scheme.upperBound...]
-        }
-        if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
-        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
-        var host = rest
-        var port = defaultPort
-        if let colon = rest.lastIndex(of: ":"), !rest[colon...].contains("]") {
-            host = rest[..<colon]
-            port = String(rest[rest.index(after: colon)...])
-        }
-        return (String(host), "\(host):\(port)")
+/// `host:port` of a URL, for messages (never the user-info part).
+func urlHostAndPort(_ url: String) -> (host: String, text: String) {
+    var rest = Substring(url)
+    var defaultPort = "80"
+    if let scheme = rest.range(of: "://") {
+        if rest[..<scheme.lowerBound].lowercased() == "https" { defaultPort = "443" }
+        rest = rest[scheme.upperBound...]
     }
+    if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
+    if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+    var host = rest
+    var port = defaultPort
+    if let colon = rest.lastIndex(of: ":"), !rest[colon...].contains("]") {
+        host = rest[..<colon]
+        port = String(rest[rest.index(after: colon)...])
+    }
+    return (String(host), "\(host):\(port)")
 }

@@ -1,0 +1,239 @@
+@testable import ColtClient
+import Foundation
+import Testing
+
+@Suite("CurlTransport over loopback")
+struct TransportTests {
+    @Test func plainExchangeReturnsStatusHeadersAndBody() async throws {
+        let server = try LoopbackServer { _ in .respond(status: 201, headers: [("X-Thing", " a b ")], body: Array("hello".utf8)) }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let exchange = await get(transport, server.baseURL + "/x")
+        #expect(exchange.status == 201)
+        #expect(exchange.transportError == nil)
+        #expect(exchange.body == Array("hello".utf8))
+        #expect(exchange.header("X-THING") == "a b")
+        #expect(exchange.headers.allSatisfy { $0.name == $0.name.lowercased() })
+        #expect(exchange.duration > .zero)
+    }
+
+    @Test func onlyTheFinalResponsesHeadersAreKept() async throws {
+        let raw = "HTTP/1.1 100 Continue\r\nX-Early: 1\r\n\r\nHTTP/1.1 201 Created\r\nX-Final: 2\r\nContent-Length: 2\r\n\r\nok"
+        let server = try LoopbackServer { _ in .raw(Array(raw.utf8)) }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let exchange = await get(transport, server.baseURL + "/")
+        #expect(exchange.status == 201)
+        #expect(exchange.header("x-final") == "2")
+        #expect(exchange.header("x-early") == nil)
+        #expect(exchange.body == Array("ok".utf8))
+    }
+
+    @Test func sequentialRequestsReuseOneConnection() async throws {
+        let server = try LoopbackServer { _ in .json(200, "{}") }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        for _ in 0..<20 {
+            let exchange = await get(transport, server.baseURL + "/")
+            #expect(exchange.status == 200)
+        }
+        #expect(server.requests.count == 20)
+        #expect(server.connectionCount == 1)
+    }
+
+    @Test func manyConcurrentTransfers() async throws {
+        let server = try LoopbackServer { request in .json(200, "{\"path\":\"\(request.path)\"}") }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let statuses = await withTaskGroup(of: (Int, Int?, String).self) { group in
+            for i in 0..<300 {
+                group.addTask {
+                    let exchange = await get(transport, server.baseURL + "/n\(i)")
+                    return (i, exchange.status, String(decoding: exchange.body, as: UTF8.self))
+                }
+            }
+            var all: [(Int, Int?, String)] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+        #expect(statuses.count == 300)
+        #expect(statuses.allSatisfy { $0.1 == 200 && $0.2 == "{\"path\":\"/n\($0.0)\"}" })
+    }
+
+    @Test func hugeBodyIsCutAtTheLimit() async throws {
+        let server = try LoopbackServer { _ in .huge(status: 200, bytes: 10 << 20) }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let exchange = await get(transport, server.baseURL + "/", max: 1 << 20)
+        #expect(exchange.status == 200)
+        #expect(exchange.body.count == 1 << 20)
+        #expect(exchange.bodyTruncated)
+        #expect(exchange.transportError?.kind == .tooLarge)
+        #expect(AttemptResult.classify(exchange).outcome == .badResponse)
+    }
+
+    @Test func hangingServerTimesOut() async throws {
+        let server = try LoopbackServer { _ in .hang }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let started = ContinuousClock.now
+        let exchange = await get(transport, server.baseURL + "/", timeout: .milliseconds(500))
+        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(exchange.status == nil)
+        #expect(exchange.transportError?.kind == .timeout)
+        #expect(exchange.transportError?.curlCode == 28)
+        #expect(exchange.transportError?.message == "no answer within 0.5 s (curl 28)")
+        #expect(AttemptResult.classify(exchange).outcome == .timeout)
+    }
+
+    @Test func closeWithoutAnswerIsConnectionLost() async throws {
+        let server = try LoopbackServer { _ in .close }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let exchange = await get(transport, server.baseURL + "/")
+        #expect(exchange.transportError?.kind == .connectionLost)
+        #expect(exchange.transportError?.curlCode == 52)
+        #expect(AttemptResult.classify(exchange).outcome == .connectionLost)
+    }
+
+    @Test func partialBodyIsConnectionLost() async throws {
+        let server = try LoopbackServer { _ in .partial(status: 201, declaredLength: 100, sent: Array("{\"order\":".utf8)) }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let exchange = await get(transport, server.baseURL + "/")
+        #expect(exchange.status == 201)
+        #expect(exchange.transportError?.kind == .connectionLost)
+        #expect(exchange.transportError?.curlCode == 18)
+        #expect(AttemptResult.classify(exchange).outcome == .connectionLost)
+    }
+
+    @Test func connectionRefusedIsNotSent() async throws {
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let port = unusedPort()
+        let exchange = await get(transport, "http://127.0.0.1:\(port)/")
+        let error = try #require(exchange.transportError)
+        #expect(error.kind == .notSent)
+        #expect(error.curlCode == 7)
+        #expect(!error.requestMayHaveBeenSent)
+        #expect(error.message.hasPrefix("connection refused to 127.0.0.1:\(port)"))
+        #expect(AttemptResult.classify(exchange).outcome == .notSent)
+    }
+
+    @Test func dnsFailureIsNotSent() async throws {
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let exchange = await get(transport, "http://colt-orders-test.invalid/")
+        let error = try #require(exchange.transportError)
+        #expect(error.kind == .notSent)
+        #expect(error.curlCode == 6)
+        #expect(error.message.contains("colt-orders-test.invalid"))
+        #expect(AttemptResult.classify(exchange).outcome == .notSent)
+    }
+
+    @Test func tlsToAPlainHTTPPortFailsAsTLS() async throws {
+        let server = try LoopbackServer { _ in .raw(Array("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".utf8)) }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let exchange = await get(transport, "https://127.0.0.1:\(server.port)/")
+        let error = try #require(exchange.transportError)
+        #expect(error.kind == .tls)
+        #expect(error.curlCode == 35)
+        #expect(!error.requestMayHaveBeenSent)
+        #expect(server.requests.first?.method == "TLS")
+        #expect(AttemptResult.classify(exchange).outcome == .notSent)
+    }
+
+    @Test func connectTimeoutIsNotSent() async throws {
+        let listener = SaturatedListener()
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let exchange = await transport.perform(
+            HTTPRequest(
+                method: "POST", url: "http://127.0.0.1:\(listener.port)/", body: Array("x".utf8),
+                timeout: .seconds(5), connectTimeout: .milliseconds(300)))
+        let error = try #require(exchange.transportError)
+        #expect(error.curlCode == 28)
+        #expect(error.kind == .notSent)
+        #expect(AttemptResult.classify(exchange).outcome == .notSent)
+        withExtendedLifetime(listener) {}
+    }
+
+    @Test func redirectsAreNotFollowed() async throws {
+        let server = try LoopbackServer { _ in .respond(status: 302, headers: [("Location", "/elsewhere")], body: []) }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let exchange = await get(transport, server.baseURL + "/")
+        #expect(exchange.status == 302)
+        #expect(server.requests.count == 1)
+        #expect(AttemptResult.classify(exchange).outcome == .badResponse)
+    }
+
+    @Test func cancellationAbortsTheTransfer() async throws {
+        let server = try LoopbackServer { _ in .hang }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let task = Task { await get(transport, server.baseURL + "/", timeout: .seconds(20)) }
+        // Wait until the request reached the server, then cancel.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while server.requests.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        let started = ContinuousClock.now
+        task.cancel()
+        let exchange = await task.value
+        #expect(ContinuousClock.now - started < .seconds(2))
+        let error = try #require(exchange.transportError)
+        #expect(error.kind == .cancelled)
+        #expect(error.requestMayHaveBeenSent)
+        #expect(AttemptResult.classify(exchange).outcome == .connectionLost)
+    }
+
+    @Test func alreadyCancelledTaskSendsNothing() async throws {
+        let server = try LoopbackServer { _ in .json(200, "{}") }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let task = Task {
+            while !Task.isCancelled { await Task.yield() }
+            return await get(transport, server.baseURL + "/")
+        }
+        task.cancel()
+        let exchange = await task.value
+        #expect(exchange.transportError?.kind == .cancelled)
+        #expect(exchange.transportError?.requestMayHaveBeenSent == false)
+        #expect(AttemptResult.classify(exchange).outcome == .notSent)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(server.requests.isEmpty)
+    }
+
+    @Test func shutdownCancelsPendingAndLaterTransfers() async throws {
+        let server = try LoopbackServer { _ in .hang }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        let task = Task { await get(transport, server.baseURL + "/", timeout: .seconds(20)) }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while server.requests.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        transport.shutdown()
+        transport.shutdown()  // idempotent
+        let exchange = await task.value
+        #expect(exchange.transportError?.kind == .cancelled)
+        let later = await get(transport, server.baseURL + "/")
+        #expect(later.transportError?.kind == .cancelled)
+        #expect(later.transportError?.requestMayHaveBeenSent == false)
+    }
+
+    @Test func hostAndPortNeverShowUserInfo() {
+        #expect(urlHostAndPort("https://user:pw@example.com/x").text == "example.com:443")
+        #expect(urlHostAndPort("http://127.0.0.1:8080/a?b").text == "127.0.0.1:8080")
+    }
+}
