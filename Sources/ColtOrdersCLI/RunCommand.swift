@@ -5,6 +5,7 @@ import Logging
 import OrderEngine
 import OrderStore
 import ServiceLifecycle
+import UnixSignals
 
 /// The options every command that reads the configuration shares.
 struct SettingsOptions: ParsableArguments {

@@ -19,7 +19,6 @@ actor EngineState {
     private var credentialsPausedUntil: Date?
     private(set) var inFlight = 0
     private(set) var fatalError: (any Error)?
-    private(set) var lastVersionCheck = ContinuousClock.now
 
     private let stopFlag = Atomic<Bool>(false)
     private let fileChanged = Atomic<Bool>(false)
@@ -52,8 +51,6 @@ actor EngineState {
     nonisolated func takeCompletion() -> Bool { completed.exchange(false, ordering: .sequentiallyConsistent) }
 
     // MARK: The loop
-
-    func setLastVersionCheck(_ instant: ContinuousClock.Instant) { lastVersionCheck = instant }
 
     func plan(now: Date, clock: ContinuousClock.Instant, queueMayHaveWork: Bool) -> Plan {
         if let until = credentialsPausedUntil {

@@ -32,13 +32,13 @@ public struct OrderEngine: Service {
     let mode: Mode
     let logger: Logger
     let databasePath: String
-    let observer: EngineObserver?
+    let observer: (any EngineObserver)?
 
     /// - Parameter observer: told of the engine's progress (readiness, figures, liveness), for
     ///   systemd's notify protocol or metrics; may be `nil`.
     public init(
         database: Database, api: ColtAPI, tokens: TokenProvider, configuration: EngineConfiguration, mode: Mode,
-        logger: Logger, observer: EngineObserver? = nil
+        logger: Logger, observer: (any EngineObserver)? = nil
     ) {
         queue = RequestQueue(database: database)
         databasePath = database.path
@@ -72,10 +72,10 @@ public struct OrderEngine: Service {
                 // Stop claiming; give requests in flight their grace, then abandon them (they
                 // are recorded as interrupted and resumed with their own tracking id).
                 let deadline = ContinuousClock.now + configuration.shutdownGrace
-                while await state.inFlight > 0 {
+                while case let inFlight = await state.inFlight, inFlight > 0 {
                     if ContinuousClock.now >= deadline {
                         logger.warning("requests still in flight after the shutdown grace; abandoning them: they resume with their own tracking id at the next start",
-                                       metadata: ["in_flight": "\(await state.inFlight)"])
+                                       metadata: ["in_flight": "\(inFlight)"])
                         group.cancelAll()
                         break
                     }
@@ -94,6 +94,7 @@ public struct OrderEngine: Service {
         var queueMayHaveWork = true
         var nextRetry: Date? = nil
         var lastFigures = ContinuousClock.now - .seconds(60)
+        var lastVersionCheck = ContinuousClock.now
 
         while !state.stopRequested {
             if let failure = await state.fatalError { throw failure }
@@ -105,8 +106,8 @@ public struct OrderEngine: Service {
             }
 
             // Other writers: a changed data_version means new or edited rows.
-            if state.takeFileChange() || clock - (await state.lastVersionCheck) >= configuration.pollInterval {
-                await state.setLastVersionCheck(clock)
+            if state.takeFileChange() || clock - lastVersionCheck >= configuration.pollInterval {
+                lastVersionCheck = clock
                 let version = try await queue.dataVersion()
                 if version != lastDataVersion {
                     lastDataVersion = version

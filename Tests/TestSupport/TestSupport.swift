@@ -86,10 +86,10 @@ public struct TestFailure: Error, CustomStringConvertible {
 }
 
 /// Polls `condition` every 20 ms until it holds, or fails after `timeout`.
-public func eventually(timeout: Duration = .seconds(20), _ what: String, _ condition: () throws -> Bool) async throws {
+public func eventually(timeout: Duration = .seconds(20), _ what: String, _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
-        if try condition() { return }
+        if try await condition() { return }
         try await Task.sleep(for: .milliseconds(20))
     }
     throw TestFailure("timed out after \(timeout) waiting for: \(what)")

@@ -1,0 +1,171 @@
+import ColtSandbox
+import Foundation
+import OrderStore
+import Testing
+import TestSupport
+
+@Suite(.serialized) struct CrashAndLifecycleTests {
+    /// Invariant 4: `kill -9` at any instant loses no row and never gives a row a second
+    /// tracking id; rows left `submitting` resume with their own id. In both of the
+    /// sandbox's tracking-id modes, the sandbox ends with exactly one order per row.
+    @Test(arguments: TrackingIDMode.allCases)
+    func killDashNineDuringSubmissionsLosesAndDuplicatesNothing(mode: TrackingIDMode) async throws {
+        let numbers = londonNumbers(150)
+        let harness = try await DaemonHarness.start {
+            $0.inventory = activated(numbers)
+            $0.trackingIDMode = mode
+            $0.faults = [.latency(milliseconds: 40, path: .order), .fault(.createThenDrop, probability: 0.05)]
+        }
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        try harness.insert(returns(numbers))
+
+        var kills = 0
+        var generator = SystemRandomNumberGenerator()
+        while kills < 6, try harness.value("SELECT count(*) FROM requests WHERE state IN ('queued', 'submitting', 'retrying')") != "0" {
+            let daemon = try harness.launch("run", name: "run\(kills)")
+            try await Task.sleep(for: .milliseconds(Int64.random(in: 150...600, using: &generator)))
+            daemon.signal(SIGKILL)
+            _ = try await daemon.wait()
+            kills += 1
+        }
+        let (status, log) = try await harness.drain()
+        #expect(status == 0, "\(log.suffix(2000))")
+        #expect(kills >= 3, "the daemon was killed mid-drain")
+
+        let rows = try harness.rows("SELECT id, state, tracking_id, order_id FROM requests ORDER BY id")
+        #expect(rows.count == numbers.count, "no row lost")
+        for row in rows {
+            #expect(row[1] == "in_progress", "every row settled and accepted: \(row)")
+            let journal = Set(try harness.rows("SELECT DISTINCT tracking_id FROM attempts WHERE request_id = \(row[0])").map { $0[0] })
+            #expect(journal == [row[2]], "one tracking id per row: \(journal)")
+            let orders = await harness.sandbox.orders(forTrackingID: row[2])
+            #expect(orders.map(\.id) == [row[3]], "exactly one order, the one recorded, for row \(row[0])")
+        }
+        #expect(await harness.sandbox.orders().count == numbers.count, "no duplicate orders")
+        #expect(try harness.value("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'") != "0" || mode == .ignore,
+                "some kills caught requests in flight")
+    }
+
+    /// SIGTERM with requests in flight: they finish, are recorded, and the process exits 0.
+    @Test func sigtermLetsRequestsInFlightFinishAndExitsZero() async throws {
+        let numbers = londonNumbers(4)
+        let harness = try await DaemonHarness.start {
+            $0.inventory = activated(numbers)
+            $0.faults = [.latency(milliseconds: 1500, path: .order)]
+        }
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        try harness.insert(returns(numbers))
+        let daemon = try harness.launch("run")
+        defer { daemon.signal(SIGKILL) }
+        try await eventually("requests are in flight") {
+            try harness.value("SELECT count(*) FROM requests WHERE state = 'submitting'") == "4"
+        }
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr)")
+        #expect(try harness.rows("SELECT state FROM requests").map { $0[0] } == Array(repeating: "in_progress", count: 4))
+        #expect(try harness.value("SELECT count(*) FROM attempts WHERE ended_at IS NULL") == "0")
+    }
+
+    /// Wrong credentials: nothing is sent, no row spends an attempt, and the drain says why.
+    @Test func wrongCredentialsPauseSubmissionsAndSpendNoAttempts() async throws {
+        let numbers = londonNumbers(3)
+        let harness = try await DaemonHarness.start { $0.inventory = activated(numbers) }
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        try harness.insert(returns(numbers))
+        let wrong = try harness.directory.write("wrong-secret", "not-the-secret\n")
+        let process = try harness.launch("drain", secretFile: wrong)
+        #expect(try await process.wait(timeout: .seconds(20)) == 1)
+        #expect(process.stderr.contains("REFUSED THE CLIENT CREDENTIALS"), "\(process.stderr)")
+        #expect(!process.stderr.contains("not-the-secret"))
+        #expect(try harness.value("SELECT count(*) FROM attempts") == "0")
+        #expect(try harness.value("SELECT group_concat(state || ':' || attempts) FROM requests") == "queued:0,queued:0,queued:0")
+        #expect(await harness.sandbox.requestCount(path: orderPath) == 0)
+    }
+
+    /// A token that expires mid-run: a new one at once, and the 401 is not an attempt.
+    @Test func anExpiredTokenIsRenewedWithoutSpendingAnAttempt() async throws {
+        let numbers = londonNumbers(2)
+        let harness = try await DaemonHarness.start { $0.inventory = activated(numbers) }
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        try harness.insert(returns([numbers[0]]))
+        let daemon = try harness.launch("run")
+        defer { daemon.signal(SIGKILL) }
+        try await eventually("the first row is accepted") { try harness.value("SELECT state FROM requests WHERE id = 1") == "in_progress" }
+        await harness.sandbox.expireTokens()
+        try harness.insert(returns([numbers[1]]))
+        try await eventually("the second row is accepted") { try harness.value("SELECT state FROM requests WHERE id = 2") == "in_progress" }
+        #expect(try harness.value("SELECT attempts FROM requests WHERE id = 2") == "1")
+        #expect(try harness.rows("SELECT outcome FROM attempts WHERE request_id = 2 ORDER BY id").map { $0[0] } == ["unauthorized", "accepted"])
+        #expect(await harness.sandbox.requestCount(path: "/authentication/v1/oauth/token") == 2)
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.wait() == 0)
+    }
+
+    /// Colt refuses a row for good: `rejected`, with Colt's code and message kept.
+    @Test func aRefusedRowIsRejectedWithColtsWords() async throws {
+        let harness = try await DaemonHarness.start {
+            $0.inventory = [InventoryNumber(number: "+442071234567", country: "GB", serviceProfile: "ANH", status: .quarantined)]
+        }
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        try harness.insert(returns(["+442071234567"]))
+        #expect(try await harness.drain().status == 0)
+        let row = try #require(try harness.rows("SELECT state, colt_code, last_error, attempts FROM requests").first)
+        #expect(row[0] == "rejected")
+        #expect(!row[1].isEmpty, "Colt's code is kept")
+        #expect(row[2].contains("Quarantined"), "Colt's message is kept: \(row[2])")
+        #expect(row[3] == "1", "a refusal is not retried")
+    }
+
+    /// A row inserted while the daemon idles is picked up without waiting for a poll cycle.
+    @Test func aNewRowIsPickedUpPromptly() async throws {
+        let numbers = londonNumbers(1)
+        let harness = try await DaemonHarness.start { $0.inventory = activated(numbers) }
+        defer { Task { await harness.stop() } }
+        let daemon = try harness.launch("run")
+        defer { daemon.signal(SIGKILL) }
+        try await eventually("the daemon is up") { daemon.stderr.contains("colt-orders started") }
+        try await Task.sleep(for: .milliseconds(300))
+        try harness.insert(returns(numbers))
+        try await eventually(timeout: .seconds(3), "the row reaches Colt") {
+            await harness.sandbox.requestCount(path: orderPath) == 1
+        }
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.wait() == 0)
+    }
+}
+
+@Suite struct ConfigurationTests {
+    @Test func plainHTTPIsRefusedExceptToLoopback() throws {
+        let directory = try TemporaryDirectory("config")
+        defer { directory.remove() }
+        let secret = try directory.write("secret", "x\n")
+        let result = try run(builtBinary(), ["check-config", "--base-url", "http://colt.example.com", "--client-id", "c", "--client-secret-file", secret])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("api.base_url"), "\(result.stderr)")
+        #expect(result.stderr.contains("plain http:// is refused"))
+        let loopback = try run(builtBinary(), ["check-config", "--base-url", "http://127.0.0.1:9", "--client-id", "c", "--client-secret-file", secret])
+        #expect(loopback.status == 0, "\(loopback.stderr)")
+    }
+
+    @Test func everyProblemIsNamedWithItsSource() throws {
+        let directory = try TemporaryDirectory("config")
+        defer { directory.remove() }
+        let file = try directory.write("config.json", #"{"submit": {"max_in_flight": 0, "max_inflight": 3}, "api": {"client_id": "c", "client_secret_file": "/nonexistent"}}"#)
+        let result = try run(builtBinary(), ["check-config", "--config", file], environment: ["COLT_ORDERS_RETRY_MAX_ATTEMPTS": "many", "PATH": "/usr/bin:/bin"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("unknown setting 'submit.max_inflight'"), "\(result.stderr)")
+        #expect(result.stderr.contains("did you mean 'submit.max_in_flight'"))
+        #expect(result.stderr.contains("api.client_secret_file"))
+        #expect(result.stderr.contains("environment variable COLT_ORDERS_RETRY_MAX_ATTEMPTS"))
+        let fixed = try directory.write("fixed.json", #"{"submit": {"max_in_flight": 8}, "api": {"client_id": "c", "client_secret_file": "\#(directory.file("secret"))"}}"#)
+        try directory.write("secret", "x")
+        let ok = try run(builtBinary(), ["check-config", "--config", fixed])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains("submit.max_in_flight = set"))
+    }
+}

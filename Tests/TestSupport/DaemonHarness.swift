@@ -1,0 +1,95 @@
+import ColtSandbox
+import Foundation
+
+/// An end-to-end setting: an in-process Colt sandbox on loopback, a database file, a secret
+/// file, and the real `colt-orders` binary run against them.
+public struct DaemonHarness: Sendable {
+    public let directory: TemporaryDirectory
+    public let database: String
+    public let secretFile: String
+    public let sandbox: ColtSandbox
+    public let sandboxConfiguration: SandboxConfiguration
+
+    /// Settings that make retries and pauses fast enough for tests.
+    public static let fastEnvironment: [String: String] = [
+        "COLT_ORDERS_RETRY_INITIAL_DELAY": "0.05",
+        "COLT_ORDERS_RETRY_MAX_DELAY": "0.3",
+        "COLT_ORDERS_BACKOFF_FAILURE_THRESHOLD": "1000",
+        "COLT_ORDERS_BACKOFF_INITIAL_PAUSE": "0.1",
+        "COLT_ORDERS_BACKOFF_MAX_PAUSE": "0.5",
+        "COLT_ORDERS_API_REQUEST_TIMEOUT": "2",
+        "COLT_ORDERS_SUBMIT_RATE_PER_SECOND": "2000",
+        "COLT_ORDERS_SUBMIT_MAX_IN_FLIGHT": "8",
+        "COLT_ORDERS_CREDENTIALS_RETRY_INTERVAL": "1",
+        "COLT_ORDERS_SHUTDOWN_GRACE": "5",
+    ]
+
+    public static func start(_ configure: (inout SandboxConfiguration) -> Void = { _ in }) async throws -> DaemonHarness {
+        let directory = try TemporaryDirectory("daemon")
+        var configuration = SandboxConfiguration()
+        configure(&configuration)
+        let sandbox = try await ColtSandbox.start(configuration)
+        let secretFile = try directory.write("client-secret", configuration.clientSecret + "\n")
+        return DaemonHarness(directory: directory, database: directory.file("orders.db"), secretFile: secretFile,
+                             sandbox: sandbox, sandboxConfiguration: configuration)
+    }
+
+    /// The command-line arguments for `command` (run, drain, check-config) against the sandbox.
+    public func arguments(_ command: String, clientID: String? = nil, secretFile: String? = nil) -> [String] {
+        [command, "--database", database, "--base-url", sandbox.baseURL,
+         "--client-id", clientID ?? sandboxConfiguration.clientID, "--client-secret-file", secretFile ?? self.secretFile]
+    }
+
+    /// Starts the real binary.
+    public func launch(_ command: String, environment: [String: String] = [:], clientID: String? = nil,
+                       secretFile: String? = nil, name: String = "daemon") throws -> DaemonProcess {
+        try DaemonProcess(arguments: arguments(command, clientID: clientID, secretFile: secretFile),
+                          environment: Self.fastEnvironment.merging(environment) { $1 }, directory: directory, name: name)
+    }
+
+    /// Runs `colt-orders drain` to the end and returns its exit status and output.
+    @discardableResult
+    public func drain(environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> (status: Int32, stderr: String) {
+        let process = try launch("drain", environment: environment, name: "drain")
+        let status = try await process.wait(timeout: timeout)
+        return (status, process.stderr)
+    }
+
+    /// Creates the schema the way the daemon does, so rows can be inserted before it starts.
+    public func createSchema() throws {
+        let result = try run(builtBinary(), ["migrate", "--database", database])
+        guard result.status == 0 else { throw TestFailure("colt-orders migrate failed: \(result.stderr)") }
+    }
+
+    /// Inserts rows with the sqlite3 CLI, as an operator would (with a busy timeout).
+    public func insert(_ rows: [(action: String, country: String, start: String, end: String?, profile: String?)]) throws {
+        var sql = "BEGIN;\n"
+        for row in rows {
+            let end = row.end.map { "'\($0)'" } ?? "NULL"
+            let profile = row.profile.map { "'\($0)'" } ?? "NULL"
+            sql += "INSERT INTO requests (action, country, range_start, range_end, service_profile) VALUES ('\(row.action)', '\(row.country)', '\(row.start)', \(end), \(profile));\n"
+        }
+        sql += "COMMIT;"
+        let result = try sqlite(sql)
+        guard result.status == 0 else { throw TestFailure("insert failed: \(result.stderr)") }
+    }
+
+    /// The sqlite3 CLI on the harness's database, with a 5 s busy timeout as the README advises.
+    public func sqlite(_ sql: String) throws -> ProcessResult {
+        try run("/usr/bin/sqlite3", ["-bail", "-cmd", ".timeout 5000", database, sql])
+    }
+
+    /// Rows of a query, each split on `|`.
+    public func rows(_ sql: String) throws -> [[String]] {
+        let result = try sqlite(sql)
+        guard result.status == 0 else { throw TestFailure("query failed: \(sql): \(result.stderr)") }
+        return result.stdout.split(separator: "\n").map { $0.split(separator: "|", omittingEmptySubsequences: false).map(String.init) }
+    }
+
+    public func value(_ sql: String) throws -> String { try rows(sql).first?.first ?? "" }
+
+    public func stop() async {
+        await sandbox.shutdown()
+        directory.remove()
+    }
+}
