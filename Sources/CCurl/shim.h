@@ -1,5 +1,9 @@
 #ifndef COLT_CCURL_SHIM_H
 #define COLT_CCURL_SHIM_H
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_setname_np */
+#endif
+#include <pthread.h>
 #include <curl/curl.h>
 
 /* curl_easy_setopt and curl_easy_getinfo are variadic: Swift calls these typed wrappers instead. */
@@ -29,4 +33,12 @@ static inline CURLcode colt_curl_msg_result(const CURLMsg *m) { return m->data.r
 
 /* Size of the buffer CURLOPT_ERRORBUFFER writes into. */
 static inline size_t colt_curl_error_size(void) { return CURL_ERROR_SIZE; }
+/* Names the calling thread (at most 15 bytes on Linux), so it shows in top -H and /proc. */
+static inline int colt_set_thread_name(const char *name) {
+#if defined(__linux__)
+    return pthread_setname_np(pthread_self(), name);
+#else
+    return pthread_setname_np(name);
+#endif
+}
 #endif

@@ -27,7 +27,12 @@ public final class CurlTransport: Sendable {
     /// - Parameter maxConnectionsPerHost: a cap on simultaneous connections to one host
     ///   (`CURLMOPT_MAX_HOST_CONNECTIONS`); 0, the default, means no cap.
     /// - Throws: ``CurlTransportInitError`` when libcurl cannot be initialised.
-    public init(maxConnectionsPerHost: Int = 0) throws {
+    public convenience init(maxConnectionsPerHost: Int = 0) throws {
+        try self.init(maxConnectionsPerHost: maxConnectionsPerHost, threadName: "colt-curl")
+    }
+
+    /// The designated initialiser; `threadName` (at most 15 bytes on Linux) names the thread.
+    init(maxConnectionsPerHost: Int, threadName: String) throws {
         guard curlGlobalInit == CURLE_OK else {
             throw CurlTransportInitError(description: "curl_global_init failed (curl \(curlGlobalInit.rawValue))")
         }
@@ -39,8 +44,11 @@ public final class CurlTransport: Sendable {
         }
         loop = CurlLoop(multi: multi)
         let loop = self.loop
-        let thread = Thread { loop.run() }
-        thread.name = "colt-curl"
+        let thread = Thread {
+            _ = colt_set_thread_name(String(threadName.utf8.prefix(15)) ?? "colt-curl")
+            loop.run()
+        }
+        thread.name = threadName
         thread.start()
     }
 

@@ -168,7 +168,11 @@ enum JSONValue: Sendable, Equatable {
         mutating func number() -> JSONValue? {
             let start = index
             if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-            guard digits() > 0 else { return nil }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "0") {
+                index += 1  // a leading zero stands alone
+            } else {
+                guard digits() > 0 else { return nil }
+            }
             if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
                 index += 1
                 guard digits() > 0 else { return nil }

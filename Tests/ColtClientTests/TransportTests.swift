@@ -61,7 +61,9 @@ struct TransportTests {
             return all
         }
         #expect(statuses.count == 300)
-        #expect(statuses.allSatisfy { $0.1 == 200 && $0.2 == "{\"path\":\"/n\($0.0)\"}" })
+        for (i, status, body) in statuses where status != 200 || body != "{\"path\":\"/n\(i)\"}" {
+            Issue.record("request \(i): \(status.map(String.init) ?? "-") \(body)")
+        }
     }
 
     @Test func hugeBodyIsCutAtTheLimit() async throws {
@@ -235,5 +237,66 @@ struct TransportTests {
     @Test func hostAndPortNeverShowUserInfo() {
         #expect(urlHostAndPort("https://user:pw@example.com/x").text == "example.com:443")
         #expect(urlHostAndPort("http://127.0.0.1:8080/a?b").text == "127.0.0.1:8080")
+    }
+}
+
+@Suite("CurlTransport resource use")
+struct TransportResourceTests {
+    /// CPU ticks (user + system) used so far by the threads named `name`.
+    func cpuTicks(ofThreadsNamed name: String) throws -> (threads: Int, ticks: Int) {
+        var threads = 0
+        var ticks = 0
+        for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") {
+            guard let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == name,
+                  let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")")
+            else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            // After the command: state is field 3, utime 14, stime 15 (1-based over the whole line).
+            threads += 1
+            ticks += (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+        }
+        return (threads, ticks)
+    }
+
+    @Test func anIdleTransportSleeps() async throws {
+        let server = try LoopbackServer { _ in .json(200, "{}") }
+        defer { server.stop() }
+        let transport = try CurlTransport(maxConnectionsPerHost: 0, threadName: "colt-curl-idle")
+        defer { transport.shutdown() }
+        _ = await get(transport, server.baseURL + "/")  // leaves a kept-alive connection behind
+        let before = try cpuTicks(ofThreadsNamed: "colt-curl-idle")
+        try await Task.sleep(for: .seconds(1))
+        let after = try cpuTicks(ofThreadsNamed: "colt-curl-idle")
+        #expect(before.threads == 1)
+        #expect(after.ticks - before.ticks <= 1)  // ticks are 10 ms: a busy loop would use ~100
+    }
+
+    @Test func throughputOnLoopback() async throws {
+        let server = try LoopbackServer { _ in .json(201, #"{"order":{"id":"ORD-1"}}"#) }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let total = 3000
+        let started = ContinuousClock.now
+        let accepted = await withTaskGroup(of: Int.self) { group in
+            for worker in 0..<50 {
+                group.addTask {
+                    var ok = 0
+                    for i in stride(from: worker, to: total, by: 50) {
+                        let exchange = await get(transport, server.baseURL + "/o\(i)")
+                        if AttemptResult.classify(exchange).outcome == .accepted(orderID: "ORD-1") { ok += 1 }
+                    }
+                    return ok
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        let elapsed = ContinuousClock.now - started
+        #expect(accepted == total)
+        #expect(server.connectionCount <= 200)  // connections are reused, not one per request
+        #expect(elapsed < .seconds(15))
+        print("throughput: \(total) requests in \(elapsed), \(server.connectionCount) connections")
     }
 }
