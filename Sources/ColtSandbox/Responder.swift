@@ -125,8 +125,8 @@ struct SandboxResponder: HTTPResponder {
             let query = request.uri.queryParameters
             reply = await self.state.queryNumbers(
                 authorization: headers[.authorization],
-                start: query["numberRangeStart"].map(String.init),
-                end: query["numberRangeEnd"].map(String.init),
+                start: query["numberRangeStart"].map(Self.e164Parameter),
+                end: query["numberRangeEnd"].map(Self.e164Parameter),
                 orderID: query["orderId"].map(String.init))
         }
 
@@ -143,6 +143,11 @@ struct SandboxResponder: HTTPResponder {
         default:
             return reply
         }
+    }
+
+    /// A number from a query string; a `+` that a form decoder turned into a space is restored.
+    private static func e164Parameter(_ value: Substring) -> String {
+        value.hasPrefix(" ") ? "+" + value.dropFirst() : String(value)
     }
 
     // MARK: Control API
