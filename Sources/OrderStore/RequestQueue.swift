@@ -177,7 +177,6 @@ public struct RequestQueue: Sendable {
                     let firstAttempt = row.firstAttempt.flatMap(Timestamp.date) ?? now
                     try db.run("""
                         UPDATE requests SET state = 'submitting', tracking_id = ?2, updated_at = ?3,
-                            range_end = coalesce(range_end, range_start),
                             first_attempt_at = coalesce(first_attempt_at, ?3), next_attempt_at = NULL
                         WHERE id = ?1
                         """, [.integer(id), .text(trackingID.text), .text(stamp)])
