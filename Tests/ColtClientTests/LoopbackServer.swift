@@ -61,7 +61,7 @@ final class LoopbackServer: Sendable {
     private let script: @Sendable (Request) -> Reply
 
     /// Starts listening on 127.0.0.1 at a free port.
-    init(backlog: Int32 = 128, _ script: @escaping @Sendable (Request) -> Reply) throws {
+    init(backlog: Int32 = 1024, _ script: @escaping @Sendable (Request) -> Reply) throws {
         self.script = script
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EMFILE) }
@@ -94,12 +94,13 @@ final class LoopbackServer: Sendable {
 
     /// Stops accepting and closes every connection.
     func stop() {
-        let sockets = state.withLock { state -> Set<Int32> in
+        // Under the lock: a connection thread removes its socket under it before closing, so
+        // every number in the set is still our open socket (not a reused descriptor).
+        state.withLock { state in
             state.stopped = true
-            return state.openSockets
+            shutdown(listener, Int32(SHUT_RDWR))
+            for socket in state.openSockets { shutdown(socket, Int32(SHUT_RDWR)) }
         }
-        shutdown(listener, Int32(SHUT_RDWR))
-        for socket in sockets { shutdown(socket, Int32(SHUT_RDWR)) }
     }
 
     deinit {

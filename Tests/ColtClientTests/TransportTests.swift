@@ -53,7 +53,8 @@ struct TransportTests {
             for i in 0..<300 {
                 group.addTask {
                     let exchange = await get(transport, server.baseURL + "/n\(i)")
-                    return (i, exchange.status, String(decoding: exchange.body, as: UTF8.self))
+                    let text = exchange.transportError?.message ?? String(decoding: exchange.body, as: UTF8.self)
+                    return (i, exchange.status, text)
                 }
             }
             var all: [(Int, Int?, String)] = []
@@ -286,7 +287,8 @@ struct TransportResourceTests {
                     var ok = 0
                     for i in stride(from: worker, to: total, by: 50) {
                         let exchange = await get(transport, server.baseURL + "/o\(i)")
-                        if AttemptResult.classify(exchange).outcome == .accepted(orderID: "ORD-1") { ok += 1 }
+                        let result = AttemptResult.classify(exchange)
+                        if result.outcome == .accepted(orderID: "ORD-1") { ok += 1 } else { Issue.record("\(i): \(result.detail)") }
                     }
                     return ok
                 }
