@@ -87,14 +87,7 @@ struct SandboxReply: Sendable {
         case .noOrderID:
             reply = SandboxReply(status: 200, headers: ["Content-Type": "application/json"], body: Array("{}".utf8))
         case .hugeBody:
-            let prefix = Array("{\"padding\":\"".utf8)
-            let suffix = Array("\"}".utf8)
-            let size = 10 * 1024 * 1024
-            var body = prefix
-            body.reserveCapacity(size)
-            body.append(contentsOf: repeatElement(UInt8(ascii: "x"), count: size - prefix.count - suffix.count))
-            body.append(contentsOf: suffix)
-            reply = SandboxReply(status: 200, headers: ["Content-Type": "application/json"], body: body)
+            reply = SandboxReply(status: 200, headers: ["Content-Type": "application/json"], body: Self.hugeBody)
         case .tokenExpired:
             reply = .error(401, rule.code ?? "002", "Unauthorized", "Access token expired",
                            headers: ["WWW-Authenticate": "Bearer error=\"invalid_token\", error_description=\"The access token expired\""])
@@ -103,6 +96,16 @@ struct SandboxReply: Sendable {
         reply.fault = rule.kind
         return reply
     }
+
+    /// `{"padding":"xxx…"}`, exactly 10 MiB, built once.
+    static let hugeBody: [UInt8] = {
+        let prefix = Array("{\"padding\":\"".utf8)
+        let suffix = Array("\"}".utf8)
+        var body = [UInt8](repeating: UInt8(ascii: "x"), count: 10 * 1024 * 1024)
+        body.replaceSubrange(0..<prefix.count, with: prefix)
+        body.replaceSubrange((body.count - suffix.count)..<body.count, with: suffix)
+        return body
+    }()
 
     static func reasonPhrase(_ status: Int) -> String {
         switch status {

@@ -143,23 +143,44 @@ struct StateMachineTests {
         }
     }
 
-    @Test("a number with an order In progress is refused with 409 naming the order; completion frees it")
+    @Test("a number with an order In progress is refused with 409 naming the order")
     func inProgress() async throws {
-        try await withSandbox({ $0.completionDelay = .milliseconds(700) }) { sandbox in
+        try await withSandbox { sandbox in   // no completionDelay: orders stay In progress
             let token = try await accessToken(sandbox)
             let first = try await postOrder(sandbox, body: orderBody("+442081324758", country: "GB"), token: token)
             #expect(first.status == 201)
             let orderID = try #require(first.orderID)
             #expect(await sandbox.orders().first?.status == "In progress")
-            // A reactivate while the return is In progress.
-            let busy = try await postOrder(sandbox, path: reactivatePath, body: orderBody("+442081324758", country: "GB"), token: token)
-            #expect(busy.status == 409)
-            #expect(busy.coltCode == "013")
-            #expect(busy.message.contains(orderID))
-            #expect(busy.message.contains("+442081324758"))
+            // A reactivate while the return is In progress, and the same return again.
+            for path in [reactivatePath, returnPath] {
+                let busy = try await postOrder(sandbox, path: path, body: orderBody("+442081324758", country: "GB"), token: token)
+                #expect(busy.status == 409)
+                #expect(busy.coltCode == "013")
+                #expect(busy.message.contains(orderID))
+                #expect(busy.message.contains("+442081324758"))
+            }
+            // Inside a range too: the whole order is refused.
+            let range = try await postOrder(sandbox, body: orderBody([("+442081324758", "+442081324760")], country: "GB"), token: token)
+            #expect(range.status == 409)
+            #expect(await sandbox.status(of: "+442081324759") == .activated)
             #expect(await sandbox.status(of: "+442081324758") == .quarantined)
-            #expect(await sandbox.stats().inProgressRefusals == 1)
-            try await Task.sleep(for: .milliseconds(900))
+            #expect(await sandbox.orders().count == 1)
+            let stats = await sandbox.stats()
+            #expect(stats.inProgressRefusals == 3)
+            #expect(stats.duplicateOrders == 0)
+        }
+    }
+
+    @Test("after completionDelay the order is Completed and the number accepts a new order")
+    func completion() async throws {
+        try await withSandbox({ $0.completionDelay = .milliseconds(300) }) { sandbox in
+            let token = try await accessToken(sandbox)
+            #expect(try await postOrder(sandbox, body: orderBody("+442081324758", country: "GB"), token: token).status == 201)
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(5)
+            while await sandbox.orders().first?.status != "Completed", clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             #expect(await sandbox.orders().first?.status == "Completed")
             let later = try await postOrder(sandbox, path: reactivatePath, body: orderBody("+442081324758", country: "GB"), token: token)
             #expect(later.status == 201, "\(later.text)")

@@ -1,0 +1,146 @@
+import ArgumentParser
+import ColtSandbox
+import Foundation
+import Logging
+import UnixSignals
+
+/// `colt-orders sandbox`: runs the embedded Colt API simulator until SIGINT or SIGTERM.
+struct SandboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandbox",
+        abstract: "Run the embedded Colt API simulator (token, return/reactivate orders, Number search).",
+        discussion: """
+            Prints exactly one line to stdout once listening, then logs one line per request to stderr:
+              colt sandbox listening on http://127.0.0.1:PORT
+            (with --port 0, read the port from that line). Stops on SIGINT or SIGTERM.
+
+            Control endpoints (no authentication): GET /_sandbox/orders[?trackingId=ID|?number=+E164],
+            GET /_sandbox/stats, GET|PUT /_sandbox/faults (JSON array of rules),
+            POST /_sandbox/expire-tokens, GET /_sandbox/numbers.
+
+            --fault RULE (repeatable, evaluated in order) takes a JSON rule, e.g.
+              '{"kind":"status","status":429,"retryAfter":"Wed, 21 Oct 2026 07:28:00 GMT","times":2}'
+            or the short form FAULT[:OPTION]..., where FAULT is one of
+              NNN | status=NNN        answer HTTP NNN with a Colt error body, nothing processed
+              latency=MS              wait MS milliseconds first (adds up with other rules)
+              hang                    never answer; hold the connection until the client gives up
+              createThen504           create the order for real, then answer 504 (HTML)
+              createThenDrop          create the order for real, then close without a response
+              html                    answer 502 with an HTML gateway page
+              invalidJSON             answer 200 with truncated JSON, no order
+              noOrderID               answer 200 {} , no order
+              hugeBody                answer 200 with a 10 MB body, no order
+              tokenExpired            answer 401 as if the token had expired, no order
+            and OPTION is one of
+              0.3 | p=0.3             fire with this probability (seeded by --seed: reproducible)
+              times=N                 fire at most N times
+              after=N                 let the first N matching requests through
+              retry-after=VALUE       send Retry-After: VALUE (an HTTP date has colons: use JSON)
+              path=token|order|return|reactivate|number|any   endpoints watched (default order)
+              code=NNN                Colt error code in the body of a status fault (default 001)
+            Examples: 503:0.2   429:retry-after=2:times=3   latency=100:path=any   hang:0.01
+            """)
+
+    @Option(help: "Address to bind.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to bind; 0 picks a free port (printed on stdout).")
+    var port = 8080
+
+    @Option(name: .customLong("client-id"), help: "OAuth client id the token endpoint accepts.")
+    var clientID = "sandbox-client"
+
+    @Option(help: "OAuth client secret the token endpoint accepts (never logged).")
+    var clientSecret = "sandbox-secret"
+
+    @Option(help: "Seed of order ids and probabilistic faults.")
+    var seed: UInt64 = 1
+
+    @Option(help: "JSON file with an array of {number, country, serviceProfile?, status} (default: the demo inventory).")
+    var inventory: String?
+
+    @Option(help: "Generate N Activated GB numbers (+44207xxxxxxx, profile ANH) instead of the demo inventory.")
+    var generateInventory: Int?
+
+    @Option(name: .customLong("tracking-id-mode"), help: "replay: a repeated x-tracking-id answers the first answer again; ignore: processed as new.")
+    var trackingIDMode = "replay"
+
+    @Option(help: "Seconds until an order turns Completed (default: stays In progress).")
+    var completionDelay: Double?
+
+    @Option(help: "Access token lifetime in seconds.")
+    var tokenLifetime: Double = 1800
+
+    @Option(name: .customLong("fault"), help: "A fault rule, JSON or short form (repeatable; see above).")
+    var faults: [String] = []
+
+    @Option(help: "PEM certificate chain: serve HTTPS (needs --tls-key).")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard TrackingIDMode(rawValue: trackingIDMode) != nil else {
+            throw ValidationError("--tracking-id-mode must be replay or ignore, not '\(trackingIDMode)'")
+        }
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be within 0...65535") }
+        if let completionDelay, completionDelay < 0 { throw ValidationError("--completion-delay must not be negative") }
+        guard tokenLifetime > 0 else { throw ValidationError("--token-lifetime must be positive") }
+        guard inventory == nil || generateInventory == nil else {
+            throw ValidationError("--inventory and --generate-inventory exclude each other")
+        }
+        for fault in faults {
+            do { _ = try FaultRule(spec: fault) } catch { throw ValidationError("\(error)") }
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "colt-sandbox") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+
+        var configuration = SandboxConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.clientID = clientID
+        configuration.clientSecret = clientSecret
+        configuration.seed = seed
+        configuration.trackingIDMode = TrackingIDMode(rawValue: trackingIDMode) ?? .replay
+        configuration.completionDelay = completionDelay.map { .milliseconds(Int64(($0 * 1000).rounded())) }
+        configuration.tokenLifetime = .milliseconds(Int64((tokenLifetime * 1000).rounded()))
+        configuration.faults = try faults.map { try FaultRule(spec: $0) }
+        if let tlsCert, let tlsKey {
+            configuration.tls = TLSFiles(certificateChain: tlsCert, privateKey: tlsKey)
+        }
+        if let inventory {
+            let data = try Data(contentsOf: URL(fileURLWithPath: inventory))
+            do {
+                configuration.inventory = try JSONDecoder().decode([InventoryNumber].self, from: data)
+            } catch {
+                throw ValidationError("--inventory \(inventory): not a JSON array of {number, country, serviceProfile?, status}: \(error)")
+            }
+        } else if let generateInventory {
+            configuration.inventory = InventoryNumber.generated(count: generateInventory, seed: seed)
+        }
+
+        // Trap the signals before listening, so a signal right after the line is not lost.
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let sandbox = try await ColtSandbox.start(configuration, logger: logger)
+        FileHandle.standardOutput.write(Data("colt sandbox listening on \(sandbox.baseURL)\n".utf8))
+
+        for await signal in signals {
+            logger.notice("received \(signal), shutting down")
+            break
+        }
+        await sandbox.shutdown()
+    }
+}
