@@ -10,35 +10,40 @@ struct SandboxCommand: AsyncParsableCommand {
         commandName: "sandbox",
         abstract: "Run the embedded Colt API simulator (token, return/reactivate orders, Number search).",
         discussion: """
-            Prints exactly one line to stdout once listening, then logs one line per request to stderr:
+            Prints one line to stdout once listening (read the port from it with
+            --port 0), then logs one line per request to stderr; stops on SIGINT
+            or SIGTERM:
               colt sandbox listening on http://127.0.0.1:PORT
-            (with --port 0, read the port from that line). Stops on SIGINT or SIGTERM.
 
-            Control endpoints (no authentication): GET /_sandbox/orders[?trackingId=ID|?number=+E164],
-            GET /_sandbox/stats, GET|PUT /_sandbox/faults (JSON array of rules),
-            POST /_sandbox/expire-tokens, GET /_sandbox/numbers.
+            Control endpoints (no authentication):
+              GET  /_sandbox/orders[?trackingId=ID | ?number=%2B4420...]
+              GET  /_sandbox/stats       GET /_sandbox/numbers
+              GET  /_sandbox/faults      PUT /_sandbox/faults  (JSON array)
+              POST /_sandbox/expire-tokens
 
-            --fault RULE (repeatable, evaluated in order) takes a JSON rule, e.g.
-              '{"kind":"status","status":429,"retryAfter":"Wed, 21 Oct 2026 07:28:00 GMT","times":2}'
-            or the short form FAULT[:OPTION]..., where FAULT is one of
-              NNN | status=NNN        answer HTTP NNN with a Colt error body, nothing processed
-              latency=MS              wait MS milliseconds first (adds up with other rules)
-              hang                    never answer; hold the connection until the client gives up
-              createThen504           create the order for real, then answer 504 (HTML)
-              createThenDrop          create the order for real, then close without a response
-              html                    answer 502 with an HTML gateway page
-              invalidJSON             answer 200 with truncated JSON, no order
-              noOrderID               answer 200 {} , no order
-              hugeBody                answer 200 with a 10 MB body, no order
-              tokenExpired            answer 401 as if the token had expired, no order
-            and OPTION is one of
-              0.3 | p=0.3             fire with this probability (seeded by --seed: reproducible)
-              times=N                 fire at most N times
-              after=N                 let the first N matching requests through
-              retry-after=VALUE       send Retry-After: VALUE (an HTTP date has colons: use JSON)
-              path=token|order|return|reactivate|number|any   endpoints watched (default order)
-              code=NNN                Colt error code in the body of a status fault (default 001)
-            Examples: 503:0.2   429:retry-after=2:times=3   latency=100:path=any   hang:0.01
+            --fault RULE (repeatable, evaluated in order) is a JSON rule, e.g.
+              '{"kind":"status","status":429,"times":2,
+                "retryAfter":"Wed, 21 Oct 2026 07:28:00 GMT"}'
+            or the short form FAULT[:OPTION]... with FAULT one of
+              NNN, status=NNN  answer HTTP NNN, Colt error body, not processed
+              latency=MS       wait MS ms first (adds up with other rules)
+              hang             never answer; hold until the client gives up
+              createThen504    create the order, then answer 504 (HTML)
+              createThenDrop   create the order, then close, no response
+              html             answer 502 with an HTML gateway page
+              invalidJSON      answer 200 with truncated JSON, no order
+              noOrderID        answer 200 {}, no order
+              hugeBody         answer 200 with a 10 MB body, no order
+              tokenExpired     answer 401 (token expired), no order
+            and OPTION one of
+              0.3, p=0.3       probability (seeded by --seed: reproducible)
+              times=N          fire at most N times
+              after=N          let the first N matching requests through
+              retry-after=V    send Retry-After: V (HTTP dates: use JSON)
+              path=P           token, order (default), return, reactivate,
+                               number, any
+              code=NNN         Colt error code of a status fault (default 001)
+            Examples: 503:0.2  429:retry-after=2:times=3  latency=100  hang:0.01
             """)
 
     @Option(help: "Address to bind.")

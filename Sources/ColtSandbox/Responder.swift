@@ -161,7 +161,7 @@ struct SandboxResponder: HTTPResponder {
                 return .json(200, await self.state.orders(forTrackingID: String(trackingID)))
             }
             if let number = query["number"] {
-                return .json(200, await self.state.orders(forNumber: String(number)))
+                return .json(200, await self.state.orders(forNumber: Self.e164Parameter(number)))
             }
             return .json(200, await self.state.orders())
         case ("GET", "/_sandbox/stats"):
