@@ -68,13 +68,9 @@ struct Settings: Sendable {
         var values: [String: (value: String, source: String)] = [:]
 
         if let file {
-            do {
-                for (key, value) in try readFile(file) { values[key] = (value, "\(file): \(key)") }
-            } catch let error as Problems {
-                problems += error.list
-            } catch {
-                problems.append("\(file): \(error.localizedDescription)")
-            }
+            let (found, fileProblems) = readFile(file)
+            for (key, value) in found { values[key] = (value, "\(file): \(key)") }
+            problems += fileProblems
         }
         for key in keys {
             if let value = environment[key.environmentVariable] { values[key.name] = (value, "environment variable \(key.environmentVariable)") }
@@ -126,41 +122,53 @@ struct Settings: Sendable {
         }
     }
 
-    /// Reads the JSON file into dotted keys, refusing unknown keys and non-scalar values.
-    private static func readFile(_ path: String) throws -> [String: String] {
+    /// Reads the JSON file into dotted keys; unknown keys and non-scalar values are problems.
+    private static func readFile(_ path: String) -> (values: [String: String], problems: [String]) {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw Problems(list: ["\(path): cannot read the configuration file (missing, or not readable by this user)"])
+            return ([:], ["\(path): cannot read the configuration file (missing, or not readable by this user)"])
         }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data) } catch {
-            throw Problems(list: ["\(path): not valid JSON (\(error.localizedDescription)); see the example in the README"])
+        guard let object = try? JSONSerialization.jsonObject(with: data) else {
+            return ([:], ["\(path): not valid JSON; see the example in the README"])
         }
-        guard let root = object as? [String: Any] else { throw Problems(list: ["\(path): must hold a JSON object"]) }
+        guard let root = object as? [String: Any] else { return ([:], ["\(path): must hold a JSON object"]) }
         var result: [String: String] = [:]
         var problems: [String] = []
-        let known = Set(keys.map(\.name))
+        let known = keys.map(\.name)
         func walk(_ object: [String: Any], prefix: String) {
-            for (name, value) in object {
+            for (name, value) in object.sorted(by: { $0.key < $1.key }) {
                 let key = prefix.isEmpty ? name : "\(prefix).\(name)"
                 if let nested = value as? [String: Any] {
                     walk(nested, prefix: key)
                 } else if !known.contains(key) {
-                    let suggestion = keys.map(\.name).first { $0.hasSuffix("." + name) || $0.hasPrefix(key) }
+                    let suggestion = known.min { distance($0, key) < distance($1, key) }.flatMap { distance($0, key) <= 4 ? $0 : nil }
                     problems.append("\(path): unknown setting '\(key)'" + (suggestion.map { "; did you mean '\($0)'?" } ?? ""))
                 } else if value is NSNull {
                     continue
-                } else if let number = value as? NSNumber {
-                    result[key] = number.stringValue
                 } else if let text = value as? String {
                     result[key] = text
+                } else if let number = value as? NSNumber {
+                    result[key] = number.stringValue
                 } else {
                     problems.append("\(path): \(key) must be a string or a number")
                 }
             }
         }
         walk(root, prefix: "")
-        if !problems.isEmpty { throw Problems(list: problems) }
-        return result
+        return (result, problems)
+    }
+
+    /// Levenshtein distance, for "did you mean".
+    private static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(1, b.count) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
     }
 }
 

@@ -239,10 +239,12 @@ public struct OrderEngine: Service {
             return .accepted(orderID: orderID, orderStatus: "In progress")
         case .rejected:
             await state.apiAnswered()
-            if claim.outcomeUnknown, let token = try? await tokens.token(),
+            // Before a refusal becomes final, look for an order under this tracking id: an
+            // earlier attempt whose answer was lost, or a resend libcurl made by itself on a
+            // reused connection that died, may have created it, and Colt now refuses the
+            // repeat because the numbers moved on. Refusals are rare; one lookup each is cheap.
+            if let token = try? await tokens.token(),
                let orderID = await api.findOrder(trackingID: claim.trackingID, range: claim.request.range, token: token) {
-                // An earlier attempt, whose answer was lost, did create the order: Colt now
-                // refuses the resend because the numbers moved on. The row is accepted.
                 logger.notice("Colt refused a resend, but an earlier attempt under this tracking id had created the order", metadata: [
                     "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "order_id": "\(orderID)",
                 ])

@@ -36,7 +36,8 @@ import TestSupport
         let rows = try harness.rows("SELECT id, state, tracking_id, order_id FROM requests ORDER BY id")
         #expect(rows.count == numbers.count, "no row lost")
         for row in rows {
-            #expect(row[1] == "in_progress", "every row settled and accepted: \(row)")
+            let history = try harness.rows("SELECT outcome, detail FROM attempts WHERE request_id = \(row[0])")
+            #expect(row[1] == "in_progress", "every row settled and accepted: \(row) \(history)")
             let journal = Set(try harness.rows("SELECT DISTINCT tracking_id FROM attempts WHERE request_id = \(row[0])").map { $0[0] })
             #expect(journal == [row[2]], "one tracking id per row: \(journal)")
             let orders = await harness.sandbox.orders(forTrackingID: row[2])

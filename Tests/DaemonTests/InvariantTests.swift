@@ -75,11 +75,12 @@ let orderPath = "/numberManagement/v1/return/order"
         #expect(try await daemon.wait() == 0)
 
         let received = await harness.sandbox.receivedTrackingIDs(path: orderPath)
-        #expect(received.count >= 5, "hang, 500, 503, drop, success: \(received)")
+        #expect(received.count >= 5, "hang, 500, 503, drop, then the same again (libcurl's own resend, or ours): \(received)")
         #expect(Set(received) == [sent], "every attempt sent the first tracking id")
         #expect(Set(try harness.rows("SELECT tracking_id FROM attempts").map { $0[0] }) == [sent])
         let outcomes = try harness.rows("SELECT outcome FROM attempts ORDER BY id").map { $0[0] }
-        #expect(outcomes.prefix(4) == ["timeout", "server_error", "server_error", "connection_lost"], "\(outcomes)")
+        #expect(outcomes.prefix(3) == ["timeout", "server_error", "server_error"], "\(outcomes)")
+        #expect(outcomes.last == "accepted")
         #expect(await harness.sandbox.orders(forNumber: numbers[0]).count == 1, "one order for the number, whatever was retried")
         #expect(try harness.value("SELECT order_id FROM requests") == (await harness.sandbox.orders(forNumber: numbers[0]))[0].id)
     }
@@ -156,6 +157,7 @@ let orderPath = "/numberManagement/v1/return/order"
         let harness = try await DaemonHarness.start {
             $0.inventory = activated(numbers)
             $0.trackingIDMode = .replay
+            // Rules are tried in order and each fires once: one hostile answer per attempt.
             $0.faults = [.fault(.invalidJSON, times: 1), .fault(.html, times: 1), .fault(.noOrderID, times: 1),
                          .fault(.hugeBody, times: 1), .fault(.createThen504, times: 1)]
         }
@@ -165,9 +167,9 @@ let orderPath = "/numberManagement/v1/return/order"
         let (status, log) = try await harness.drain()
         #expect(status == 0, "\(log.suffix(2000))")
         #expect(try harness.value("SELECT state FROM requests") == "in_progress")
-        let journal = try harness.rows("SELECT outcome, http_status, length(response_body) FROM attempts ORDER BY id")
+        let journal = try harness.rows("SELECT outcome, http_status, length(response_body), detail FROM attempts ORDER BY id")
         #expect(journal.count == 6, "\(journal)")
-        #expect(journal.map { $0[0] } == ["bad_response", "server_error", "bad_response", "bad_response", "server_error", "accepted"])
+        #expect(journal.map { $0[0] } == ["bad_response", "server_error", "bad_response", "bad_response", "server_error", "accepted"], "\(journal)")
         #expect(journal.allSatisfy { (Int($0[2]) ?? 0) <= 4200 }, "response bodies are capped in the journal")
         #expect(await harness.sandbox.orders(forNumber: numbers[0]).count == 1)
     }

@@ -90,6 +90,6 @@ public struct DaemonHarness: Sendable {
 
     public func stop() async {
         await sandbox.shutdown()
-        directory.remove()
+        if ProcessInfo.processInfo.environment["COLT_ORDERS_KEEP_TEST_FILES"] == nil { directory.remove() }
     }
 }
