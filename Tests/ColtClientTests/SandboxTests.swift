@@ -1,0 +1,129 @@
+@testable import ColtClient
+import ColtModel
+import ColtSandbox
+import Foundation
+import Logging
+import Testing
+
+/// The client against the team's Colt simulator: the real request and answer shapes end to end.
+@Suite("ColtClient against ColtSandbox")
+struct SandboxTests {
+    func api(_ sandbox: ColtSandbox, caFile: String? = nil) throws -> (ColtAPI, CurlTransport) {
+        var configuration = ColtClientConfiguration(
+            baseURL: sandbox.baseURL, clientID: "sandbox-client", clientSecret: Secret("sandbox-secret"))
+        configuration.caFile = caFile
+        configuration.requestTimeout = .seconds(5)
+        let transport = try CurlTransport()
+        return (ColtAPI(configuration: configuration, transport: transport, logger: Logger(label: "t")), transport)
+    }
+
+    @Test func submitThenReconcileAnUnknownOutcome() async throws {
+        let sandbox = try await ColtSandbox.start(SandboxConfiguration())
+        let (api, transport) = try api(sandbox)
+        defer { transport.shutdown() }
+        let provider = TokenProvider(api: api, logger: Logger(label: "t"))
+        let token = try await provider.token()
+
+        let accepted = await api.submit(try order(), trackingID: TrackingID("co-e2e-1")!, token: token)
+        guard case let .accepted(orderID) = accepted.outcome else {
+            Issue.record("not accepted: \(accepted.detail)")
+            await sandbox.shutdown()
+            return
+        }
+        #expect(await sandbox.orders(forTrackingID: "co-e2e-1").map(\.id) == [orderID])
+
+        // The sandbox creates the order, then answers 504: the outcome is unknown until we look.
+        await sandbox.setFaults([.fault(.createThen504, path: .order, times: 1)])
+        let reactivate = try OrderRequest(
+            action: "reactivate", country: "GB", rangeStart: "+442081324772", rangeEnd: nil, serviceProfile: "ANH")
+        let unknown = await api.submit(reactivate, trackingID: TrackingID("co-e2e-2")!, token: token)
+        #expect(unknown.outcome == .serverError)
+        #expect(unknown.outcome.mayHaveCreatedOrder)
+        let created = await sandbox.orders(forTrackingID: "co-e2e-2").map(\.id)
+        #expect(created.count == 1)
+        let found = await api.findOrder(trackingID: TrackingID("co-e2e-2")!, range: reactivate.range, token: token)
+        #expect(found != nil)
+        #expect(found == created.first)
+        #expect(await api.findOrder(trackingID: TrackingID("co-nobody")!, range: reactivate.range, token: token) == nil)
+
+        // Colt refuses a second return of the same number for good.
+        let again = await api.submit(try order(), trackingID: TrackingID("co-e2e-3")!, token: token)
+        #expect(again.outcome == .rejected, "\(again.detail)")
+        #expect(again.coltError != nil)
+        await sandbox.shutdown()
+    }
+
+    @Test func expiredTokenIsUnauthorizedAndTheProviderRecovers() async throws {
+        let sandbox = try await ColtSandbox.start(SandboxConfiguration())
+        let (api, transport) = try api(sandbox)
+        defer { transport.shutdown() }
+        let provider = TokenProvider(api: api, logger: Logger(label: "t"))
+        let first = try await provider.token()
+        await sandbox.expireTokens()
+        let refused = await api.submit(try order(), trackingID: TrackingID("co-401")!, token: first)
+        #expect(refused.outcome == .unauthorized)
+        #expect(!refused.detail.contains(first.secret.value))
+        await provider.invalidate(first)
+        let second = try await provider.token()
+        #expect(second != first)
+        #expect(await provider.refreshCount == 2)
+        let retried = await api.submit(try order(), trackingID: TrackingID("co-401")!, token: second)
+        #expect(retried.outcome.name == "accepted")
+        await sandbox.shutdown()
+    }
+
+    @Test func wrongCredentialsAreRejected() async throws {
+        let sandbox = try await ColtSandbox.start(SandboxConfiguration())
+        var configuration = ColtClientConfiguration(
+            baseURL: sandbox.baseURL, clientID: "sandbox-client", clientSecret: Secret("wrong-secret"))
+        configuration.requestTimeout = .seconds(5)
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let api = ColtAPI(configuration: configuration, transport: transport, logger: Logger(label: "t"))
+        let error = await #expect(throws: TokenError.self) { try await api.fetchToken() }
+        #expect(error?.kind == .credentialsRejected)
+        #expect(error?.detail.contains("wrong-secret") == false)
+        await sandbox.shutdown()
+    }
+
+    @Test func tlsIsVerified() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("colt-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cert = directory.appendingPathComponent("cert.pem").path
+        let key = directory.appendingPathComponent("key.pem").path
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ]
+        openssl.standardError = FileHandle.nullDevice
+        openssl.standardOutput = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0)
+
+        var configuration = SandboxConfiguration()
+        configuration.tls = TLSFiles(certificateChain: cert, privateKey: key)
+        let sandbox = try await ColtSandbox.start(configuration)
+        #expect(sandbox.baseURL.hasPrefix("https://"))
+
+        let (trusted, t1) = try api(sandbox, caFile: cert)
+        defer { t1.shutdown() }
+        let token = try await trusted.fetchToken()
+        let accepted = await trusted.submit(try order(), trackingID: TrackingID("co-tls")!, token: token)
+        #expect(accepted.outcome.name == "accepted")
+
+        // Without our CA the certificate is not trusted: a TLS failure, nothing sent.
+        let (untrusted, t2) = try api(sandbox)
+        defer { t2.shutdown() }
+        let refused = await untrusted.submit(try order(), trackingID: TrackingID("co-tls-2")!, token: token)
+        #expect(refused.outcome == .notSent)
+        #expect(refused.detail.contains("TLS"))
+        #expect(await sandbox.orders(forTrackingID: "co-tls-2").isEmpty)
+        let error = await #expect(throws: TokenError.self) { try await untrusted.fetchToken() }
+        #expect(error?.kind == .unavailable)
+        await sandbox.shutdown()
+    }
+}
