@@ -12,7 +12,7 @@ actor EngineState {
         case wait(until: Date?)
     }
 
-    private let configuration: EngineConfiguration
+    private(set) var configuration: EngineConfiguration
     private let wakeup: Wakeup
     private var breaker: GlobalBackoff
     private var limiter: RateLimiter
@@ -51,6 +51,15 @@ actor EngineState {
     nonisolated func takeCompletion() -> Bool { completed.exchange(false, ordering: .sequentiallyConsistent) }
 
     // MARK: The loop
+
+    /// New tunables: pacing and policies change now; the breaker's state is kept.
+    func reconfigure(_ configuration: EngineConfiguration) {
+        if configuration.ratePerSecond != self.configuration.ratePerSecond {
+            limiter = RateLimiter(ratePerSecond: configuration.ratePerSecond, now: .now)
+        }
+        breaker.policy = configuration.globalBackoff
+        self.configuration = configuration
+    }
 
     func plan(now: Date, clock: ContinuousClock.Instant, queueMayHaveWork: Bool) -> Plan {
         if let until = credentialsPausedUntil {

@@ -2,6 +2,7 @@ import ColtClient
 import ColtModel
 import Foundation
 import Logging
+import Metrics
 import OrderStore
 import ServiceLifecycle
 
@@ -33,6 +34,9 @@ public struct OrderEngine: Service {
     let logger: Logger
     let databasePath: String
     let observer: (any EngineObserver)?
+    let wakeup = Wakeup()
+    let reloaded = ReloadBox()
+    let metrics = EngineMetrics()
 
     /// - Parameter observer: told of the engine's progress (readiness, figures, liveness), for
     ///   systemd's notify protocol or metrics; may be `nil`.
@@ -50,8 +54,14 @@ public struct OrderEngine: Service {
         self.observer = observer
     }
 
+    /// Applies new tunables (in flight, rate, retry policy, backoff, pauses) to the running
+    /// engine at its next turn; for SIGHUP. Rows already scheduled keep their due time.
+    public func reload(_ configuration: EngineConfiguration) {
+        reloaded.store(configuration)
+        wakeup.signal()
+    }
+
     public func run() async throws {
-        let wakeup = Wakeup()
         let state = EngineState(configuration: configuration, wakeup: wakeup)
         for row in try await queue.recoverInterrupted(now: Date()) {
             logger.warning("resuming a request left in flight by a stopped daemon", metadata: [
@@ -98,6 +108,12 @@ public struct OrderEngine: Service {
 
         while !state.stopRequested {
             if let failure = await state.fatalError { throw failure }
+            if let configuration = reloaded.take() {
+                await state.reconfigure(configuration)
+                logger.notice("configuration reloaded", metadata: [
+                    "max_in_flight": "\(configuration.maxInFlight)", "rate_per_second": "\(configuration.ratePerSecond)",
+                ])
+            }
             let clock = ContinuousClock.now
             observer?.alive()
             if clock - lastFigures >= .seconds(5) {
@@ -156,6 +172,7 @@ public struct OrderEngine: Service {
                     nextRetry = try await queue.earliestRetry()
                 }
                 await state.started(batch.claimed.count, clock: clock)
+                metrics.inFlight.record(await state.inFlight)
                 for claim in batch.claimed {
                     logger.info("submitting", metadata: [
                         "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "state": "submitting",
@@ -168,9 +185,10 @@ public struct OrderEngine: Service {
     }
 
     private func tokenFailed(_ error: TokenError, state: EngineState) async {
+        metrics.tokenFailures.increment()
         switch error.kind {
         case .credentialsRejected:
-            let until = Date().addingTimeInterval(configuration.credentialsRetryInterval.seconds)
+            let until = Date().addingTimeInterval(await state.configuration.credentialsRetryInterval.seconds)
             await state.pauseForCredentials(until: until)
             logger.critical("COLT REFUSED THE CLIENT CREDENTIALS: all submissions are paused. Fix the client id or the secret file, then reload (SIGHUP) or restart", metadata: [
                 "error": "\(error.detail)", "retry_at": "\(Timestamp.string(until))",
@@ -221,6 +239,7 @@ public struct OrderEngine: Service {
         do {
             try await queue.record(record(for: claim, result: result, transition: transition))
             log(claim, result: result, transition: transition)
+            metrics.record(result, transition: transition)
         } catch {
             logger.critical("cannot record an attempt's outcome; it will be resumed with its own tracking id at the next start", metadata: [
                 "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "error": "\(error)",
@@ -253,7 +272,7 @@ public struct OrderEngine: Service {
             return .rejected(coltCode: result.coltError?.code)
         case .unauthorized:
             // A second 401 with a fresh token: the credentials are wrong. Pause everything.
-            let until = now.addingTimeInterval(configuration.credentialsRetryInterval.seconds)
+            let until = now.addingTimeInterval(await state.configuration.credentialsRetryInterval.seconds)
             await state.pauseForCredentials(until: until)
             logger.critical("COLT REFUSED A FRESH TOKEN (HTTP 401 twice): all submissions are paused. Check the client id, the secret file and the API's base URL", metadata: [
                 "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "retry_at": "\(Timestamp.string(until))",
@@ -267,17 +286,19 @@ public struct OrderEngine: Service {
                 await state.pauseAll(until: now.addingTimeInterval(retryAfter.seconds))
             }
             if let pause = await state.apiFailed(now: now, retryAfter: result.retryAfter) {
+                metrics.globalPauses.increment()
                 logger.error("the Colt API is failing: every submission waits", metadata: [
                     "pause": "\(pause)", "last_error": "\(result.detail)",
                 ])
             }
             let attempts = claim.attempt
             let age = now.timeIntervalSince(claim.firstAttemptAt)
-            if attempts >= configuration.retry.maxAttempts || age >= configuration.retry.maxAge.seconds {
+            let policy = await state.configuration.retry
+            if attempts >= policy.maxAttempts || age >= policy.maxAge.seconds {
                 return .failed
             }
             var generator = SystemRandomNumberGenerator()
-            let delay = configuration.retry.delay(afterAttempt: attempts, retryAfter: result.retryAfter, using: &generator)
+            let delay = policy.delay(afterAttempt: attempts, retryAfter: result.retryAfter, using: &generator)
             return .retry(at: now.addingTimeInterval(delay.seconds), countsAsAttempt: true)
         }
     }

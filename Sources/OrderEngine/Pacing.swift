@@ -6,7 +6,7 @@ struct GlobalBackoff {
     private(set) var consecutiveFailures = 0
     private(set) var pausedUntil: Date?
     private var currentPause: Duration?
-    let policy: GlobalBackoffPolicy
+    var policy: GlobalBackoffPolicy
 
     init(policy: GlobalBackoffPolicy) {
         self.policy = policy

@@ -1,0 +1,45 @@
+import ColtClient
+import Metrics
+import OrderStore
+import Synchronization
+
+/// The engine's figures, through swift-metrics: whatever backend the process bootstraps
+/// (Prometheus for `/metrics`) receives them; without one they cost nothing.
+struct EngineMetrics: Sendable {
+    /// HTTP attempts, by outcome (`accepted`, `server_error`, …).
+    func attempt(_ outcome: String) -> Counter {
+        Counter(label: "colt_orders_attempts_total", dimensions: [("outcome", outcome)])
+    }
+    /// Rows that reached a state through an attempt (`in_progress`, `retrying`, `rejected`, `failed`).
+    func transition(_ state: String) -> Counter {
+        Counter(label: "colt_orders_transitions_total", dimensions: [("state", state)])
+    }
+    /// How long Colt took to answer an order request.
+    let submissionLatency = Metrics.Timer(label: "colt_orders_submission_duration_seconds", preferredDisplayUnit: .seconds)
+    /// Requests in flight.
+    let inFlight = Gauge(label: "colt_orders_in_flight")
+    /// Times the whole API was found failing and every submission paused.
+    let globalPauses = Counter(label: "colt_orders_global_pauses_total")
+    /// Token requests that failed (credentials refused, or the endpoint unavailable).
+    let tokenFailures = Counter(label: "colt_orders_token_failures_total")
+
+    func record(_ result: AttemptResult, transition: AttemptRecord.Transition) {
+        attempt(result.outcome.name).increment()
+        submissionLatency.recordNanoseconds(Int64(result.duration.seconds * 1e9))
+        switch transition {
+        case .accepted: self.transition("in_progress").increment()
+        case .retry: self.transition("retrying").increment()
+        case .rejected: self.transition("rejected").increment()
+        case .failed: self.transition("failed").increment()
+        case .resendNow: break
+        }
+    }
+}
+
+/// New tunables handed to the running engine (SIGHUP), picked up at its next turn.
+final class ReloadBox: Sendable {
+    private let pending = Mutex<EngineConfiguration?>(nil)
+
+    func store(_ configuration: EngineConfiguration) { pending.withLock { $0 = configuration } }
+    func take() -> EngineConfiguration? { pending.withLock { value in defer { value = nil }; return value } }
+}
