@@ -157,7 +157,11 @@ public final class ColtSandbox: Sendable {
     public func inventory() async -> [InventoryNumber] { await self.state.inventorySnapshot() }
 
     /// Counters of this run.
-    public func stats() async -> SandboxStats { await self.state.stats() }
+    public func stats() async -> SandboxStats {
+        var stats = await self.state.stats()
+        stats.heldConnections = self.stopping.heldCount
+        return stats
+    }
 
     /// Stops listening, releases hung connections, frees the port and returns once stopped.
     /// Calling it again is harmless.
@@ -175,15 +179,47 @@ public struct SandboxStartError: Error, CustomStringConvertible, Sendable {
     public var description: String
 }
 
-/// Set once when the sandbox begins to shut down; hung requests poll it.
+/// The connections held open by `hang` faults, and whether the sandbox is stopping.
+///
+/// Stopping closes every held connection (and any later one at once), so shutdown never waits
+/// for a client that is still patiently waiting for an answer.
 final class StopSignal: Sendable {
-    private let flag = Atomic<Bool>(false)
+    private struct State {
+        var stopped = false
+        var held: [ObjectIdentifier: any Channel] = [:]
+    }
 
-    /// Sets the flag; `true` for the call that actually set it.
+    private let state = Mutex(State())
+
+    /// Marks the sandbox stopping and closes the held connections; `true` for the first call.
     @discardableResult
-    func stop() -> Bool { !self.flag.exchange(true, ordering: .sequentiallyConsistent) }
+    func stop() -> Bool {
+        let (first, channels) = self.state.withLock { state -> (Bool, [any Channel]) in
+            defer { state.stopped = true; state.held = [:] }
+            return (!state.stopped, Array(state.held.values))
+        }
+        for channel in channels { channel.close(promise: nil) }
+        return first
+    }
 
-    var isStopped: Bool { self.flag.load(ordering: .sequentiallyConsistent) }
+    var isStopped: Bool { self.state.withLock { $0.stopped } }
+
+    /// How many connections are held right now.
+    var heldCount: Int { self.state.withLock { $0.held.count } }
+
+    /// Registers a held connection; `false` (and nothing registered) when already stopping.
+    func hold(_ channel: any Channel) -> Bool {
+        self.state.withLock { state in
+            guard !state.stopped else { return false }
+            state.held[ObjectIdentifier(channel)] = channel
+            return true
+        }
+    }
+
+    /// Forgets a held connection.
+    func release(_ channel: any Channel) {
+        _ = self.state.withLock { $0.held.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
 }
 
 /// A value delivered once, awaited once.

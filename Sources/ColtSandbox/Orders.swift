@@ -68,6 +68,8 @@ public struct SandboxStats: Sendable, Codable, Equatable {
     public var tokensIssued: Int
     /// Faults fired, per kind.
     public var faultsFired: [String: Int]
+    /// Connections currently held open by `hang` faults (released when the client gives up).
+    public var heldConnections: Int = 0
 }
 
 /// One number in the `GET /numberManagement/v1/Number` answer (the sandbox's own shape;

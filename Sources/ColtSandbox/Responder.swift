@@ -57,16 +57,21 @@ struct SandboxResponder: HTTPResponder {
         case .hang:
             await self.hold(context.channel)
             try? await context.channel.close()
-            throw CancellationError()
+            throw CancellationError()   // no response: the connection is gone
         }
     }
 
-    /// Waits until the client goes away, or the sandbox stops (polling: both are rare).
+    /// Holds the connection without answering until the client goes away or the sandbox stops.
     private func hold(_ channel: any Channel) async {
-        let started = ContinuousClock.now
-        while channel.isActive, !self.stopping.isStopped, ContinuousClock.now - started < .seconds(600) {
-            try? await Task.sleep(for: .milliseconds(50))
-            if Task.isCancelled { return }
+        guard self.stopping.hold(channel) else { return }
+        defer { self.stopping.release(channel) }
+        // The server allows half-closed connections, so a client that gives up only shows as
+        // "input closed": close the connection then, so the wait below ends.
+        _ = try? await channel.pipeline.addHandler(CloseWhenInputCloses(), position: .first).get()
+        await withTaskCancellationHandler {
+            try? await channel.closeFuture.get()
+        } onCancel: {
+            channel.close(promise: nil)
         }
     }
 
@@ -165,7 +170,9 @@ struct SandboxResponder: HTTPResponder {
             }
             return .json(200, await self.state.orders())
         case ("GET", "/_sandbox/stats"):
-            return .json(200, await self.state.stats())
+            var stats = await self.state.stats()
+            stats.heldConnections = self.stopping.heldCount
+            return .json(200, stats)
         case ("GET", "/_sandbox/faults"):
             return .json(200, await self.state.currentFaults())
         case ("PUT", "/_sandbox/faults"):
@@ -187,5 +194,21 @@ struct SandboxResponder: HTTPResponder {
         default:
             return .error(404, "404", "Not Found", "No sandbox control endpoint \(method) \(path)")
         }
+    }
+}
+
+/// Closes a connection as soon as the peer closes its side (used for held connections).
+final class CloseWhenInputCloses: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireChannelRead(data)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            context.close(promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }

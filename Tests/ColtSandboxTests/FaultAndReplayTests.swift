@@ -186,13 +186,20 @@ struct FaultAndReplayTests {
             #expect(result.exitCode == 28, "curl exit \(result.exitCode)")   // timeout
             #expect(await sandbox.requestCount(path: returnPath) == 1)
             #expect(await sandbox.orders().isEmpty)
+            // The client gave up: the sandbox notices and lets go of the connection.
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(3)
+            while await sandbox.stats().heldConnections > 0, clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(await sandbox.stats().heldConnections == 0)
         }
         var configuration = SandboxConfiguration()
         configuration.faults = [.fault(.hang)]
         let sandbox = try await ColtSandbox.start(configuration, logger: quietLogger)
         let token = try await accessToken(sandbox)
         let pending = Task { try await postOrder(sandbox, body: Self.body, token: token, maxTime: 20) }
-        while await sandbox.requestCount(path: returnPath) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        while await sandbox.stats().heldConnections == 0 { try await Task.sleep(for: .milliseconds(20)) }
         let clock = ContinuousClock()
         let start = clock.now
         await sandbox.shutdown()
