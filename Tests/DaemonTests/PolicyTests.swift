@@ -1,0 +1,156 @@
+import ColtSandbox
+import Foundation
+import OrderStore
+import Testing
+import TestSupport
+
+/// Retry policy, global backoff, rate limit and TLS, on the real binary.
+@Suite(.serialized) struct PolicyTests {
+    func attemptStarts(_ harness: DaemonHarness, request: Int? = nil) throws -> [(Date, Date?)] {
+        let filter = request.map { "WHERE request_id = \($0)" } ?? ""
+        return try harness.rows("SELECT started_at, coalesce(ended_at, '') FROM attempts \(filter) ORDER BY id").map {
+            (Timestamp.date($0[0])!, Timestamp.date($0[1]))
+        }
+    }
+
+    @Test(arguments: ["2", "HTTP-DATE"])
+    func retryAfterIsHonoured(form: String) async throws {
+        let numbers = londonNumbers(1)
+        // An HTTP date has whole seconds: ask for 3 s from now, so at least 2 s remain.
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        let value = form == "HTTP-DATE" ? formatter.string(from: Date().addingTimeInterval(3)) : form
+        let harness = try await DaemonHarness.start {
+            $0.inventory = activated(numbers)
+            $0.faults = [.status(429, retryAfter: value, times: 1)]
+        }
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        try harness.insert(returns(numbers))
+        #expect(try await harness.drain().status == 0)
+        let spans = try attemptStarts(harness)
+        #expect(spans.count == 2)
+        let waited = spans[1].0.timeIntervalSince(try #require(spans[0].1))
+        #expect(waited >= 1.9, "the retry waited for Retry-After (\(value)), not the 50 ms backoff: \(waited) s")
+        #expect(try harness.value("SELECT state FROM requests") == "in_progress")
+    }
+
+    @Test func retriesAreCappedAndTheRowFailsSayingWhy() async throws {
+        let numbers = londonNumbers(1)
+        let harness = try await DaemonHarness.start {
+            $0.inventory = activated(numbers)
+            $0.faults = [.status(500)]
+        }
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        try harness.insert(returns(numbers))
+        #expect(try await harness.drain(environment: ["COLT_ORDERS_RETRY_MAX_ATTEMPTS": "3"]).status == 0)
+        let row = try #require(try harness.rows("SELECT state, attempts, last_error FROM requests").first)
+        #expect(row[0] == "failed")
+        #expect(row[1] == "3")
+        #expect(row[2].contains("gave up after 3 attempts"), "\(row[2])")
+        #expect(row[2].contains("may hold an order"), "a 500's outcome is unknown, and the operator is told: \(row[2])")
+        // Backoff grows: the gaps between attempts are not all the first delay.
+        let spans = try attemptStarts(harness)
+        #expect(spans.count == 3)
+        let received = await harness.sandbox.receivedTrackingIDs(path: orderPath)
+        #expect(Set(received).count == 1)
+    }
+
+    @Test func whenTheWholeAPIFailsEverySubmissionWaits() async throws {
+        let numbers = londonNumbers(20)
+        let harness = try await DaemonHarness.start {
+            $0.inventory = activated(numbers)
+            $0.faults = [.status(503)]
+        }
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        try harness.insert(returns(numbers))
+        let daemon = try harness.launch("run", environment: [
+            "COLT_ORDERS_BACKOFF_FAILURE_THRESHOLD": "3", "COLT_ORDERS_BACKOFF_INITIAL_PAUSE": "1",
+            "COLT_ORDERS_BACKOFF_MAX_PAUSE": "1", "COLT_ORDERS_SUBMIT_MAX_IN_FLIGHT": "2",
+        ])
+        defer { daemon.signal(SIGKILL) }
+        try await Task.sleep(for: .milliseconds(2500))
+        let sent = await harness.sandbox.requestCount(path: orderPath)
+        // Without the breaker, 20 rows retrying every 50-300 ms would send well over 100.
+        #expect(sent <= 10, "the API was failing: the daemon paused instead of spending every row's attempts (\(sent) sent)")
+        #expect(daemon.stderr.contains("the Colt API is failing"))
+        // The API recovers: the probe succeeds, the breaker closes, everything drains.
+        await harness.sandbox.setFaults([])
+        try await eventually(timeout: .seconds(20), "every row is accepted") {
+            try harness.value("SELECT count(*) FROM requests WHERE state = 'in_progress'") == "20"
+        }
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.wait() == 0)
+    }
+
+    @Test func theRateLimitSpacesRequests() async throws {
+        let numbers = londonNumbers(12)
+        let harness = try await DaemonHarness.start { $0.inventory = activated(numbers) }
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        try harness.insert(returns(numbers))
+        #expect(try await harness.drain(environment: ["COLT_ORDERS_SUBMIT_RATE_PER_SECOND": "5"]).status == 0)
+        let starts = try attemptStarts(harness).map(\.0)
+        #expect(starts.count == 12)
+        // A burst of 5, then one every 200 ms: the 12th starts at least 7 × 200 ms after the 1st.
+        #expect(starts.last!.timeIntervalSince(starts.first!) >= 1.3, "\(starts.last!.timeIntervalSince(starts.first!)) s")
+    }
+}
+
+/// TLS: verification is always on; a private CA is trusted only through api.ca_file.
+@Suite(.serialized) struct TLSTests {
+    static func makeCertificates(in directory: TemporaryDirectory) throws -> (ca: String, cert: String, key: String) {
+        let d = directory.path
+        let script = """
+            set -e
+            cd '\(d)'
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=colt-orders test CA' 2>/dev/null
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr -subj '/CN=127.0.0.1' 2>/dev/null
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\n' > ext.cnf
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null
+            """
+        let result = try run("/bin/bash", ["-c", script])
+        guard result.status == 0 else { throw TestFailure("openssl failed: \(result.stderr)") }
+        return (directory.file("ca.pem"), directory.file("server.pem"), directory.file("server.key"))
+    }
+
+    @Test func aPrivateCAIsTrustedOnlyThroughTheCAFile() async throws {
+        let certificates = try TemporaryDirectory("tls")
+        defer { certificates.remove() }
+        let (ca, cert, key) = try Self.makeCertificates(in: certificates)
+        let numbers = londonNumbers(2)
+        let harness = try await DaemonHarness.start {
+            $0.inventory = activated(numbers)
+            $0.tls = TLSFiles(certificateChain: cert, privateKey: key)
+        }
+        defer { Task { await harness.stop() } }
+        #expect(harness.sandbox.baseURL.hasPrefix("https://"))
+        try harness.createSchema()
+        try harness.insert(returns([numbers[0]]))
+
+        // Without the CA file the certificate is not trusted: the token request already fails,
+        // so nothing is sent and no row spends an attempt; the daemon says why and waits.
+        let untrusted = try harness.launch("run", name: "untrusted")
+        try await eventually("the daemon reports the certificate problem") {
+            untrusted.stderr.contains("cannot get a token from Colt")
+        }
+        untrusted.signal(SIGTERM)
+        #expect(try await untrusted.wait() == 0)
+        let line = untrusted.stderr.split(separator: "\n").first { $0.contains("cannot get a token") }.map(String.init) ?? ""
+        #expect(line.lowercased().contains("certificate") || line.contains("SSL") || line.contains("TLS"), "\(line)")
+        #expect(await harness.sandbox.orders().isEmpty)
+        #expect(await harness.sandbox.requestCount(path: "/authentication/v1/oauth/token") == 0, "the TLS handshake failed before any request")
+        #expect(try harness.value("SELECT state || ':' || attempts FROM requests") == "queued:0")
+        #expect(try harness.value("SELECT count(*) FROM attempts") == "0")
+
+        // With it, the same row goes through.
+        try harness.insert(returns([numbers[1]]))
+        let trusted = try harness.launch("drain", environment: ["COLT_ORDERS_API_CA_FILE": ca], name: "trusted")
+        #expect(try await trusted.wait() == 0, "\(trusted.stderr.suffix(2000))")
+        #expect(try harness.value("SELECT group_concat(state) FROM requests") == "in_progress,in_progress")
+    }
+}
