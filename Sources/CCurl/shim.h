@@ -41,4 +41,10 @@ static inline int colt_set_thread_name(const char *name) {
     return pthread_setname_np(name);
 #endif
 }
+
+typedef int (*colt_curl_prereq_callback)(void *clientp, char *primary_ip, char *local_ip, int primary_port, int local_port);
+/* CURLOPT_PREREQFUNCTION (libcurl 7.80+) runs each time a request is about to be sent, so a
+   transfer can count libcurl's own resends on a fresh connection after a reused one died. */
+static inline CURLcode colt_curl_setopt_prereq_callback(CURL *h, colt_curl_prereq_callback cb) { return curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, cb); }
+static inline CURLcode colt_curl_setopt_prereq_data(CURL *h, void *data) { return curl_easy_setopt(h, CURLOPT_PREREQDATA, data); }
 #endif

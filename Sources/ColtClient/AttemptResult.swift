@@ -122,6 +122,9 @@ public struct AttemptResult: Sendable {
     public var responseBody: String
     /// One human line for logs and `last_error`; never contains a secret.
     public var detail: String
+    /// How many times the request went out (see ``HTTPExchange/sends``); more than one means
+    /// an earlier copy may have been processed, whatever this answer says.
+    public var sends = 1
     /// How long the exchange took.
     public var duration: Duration
 
@@ -151,6 +154,10 @@ public struct AttemptResult: Sendable {
     static func classify(_ exchange: HTTPExchange, now: Double) -> AttemptResult {
         var result = classifyUnclipped(exchange, now: now)
         result.detail = clip(result.detail, 600)
+        result.sends = exchange.sends
+        if exchange.sends > 1 {
+            result.detail += " (libcurl sent this request \(exchange.sends) times: a reused connection had closed before any answer)"
+        }
         return result
     }
 

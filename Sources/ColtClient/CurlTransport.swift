@@ -274,6 +274,9 @@ private final class Transfer: @unchecked Sendable {
     private var headerBytes = 0
     private var body: [UInt8] = []
     private var truncated = false
+    /// How many times libcurl sent the request: more than once when it resent it by itself on a
+    /// fresh connection because the reused one had closed before any answer.
+    private var sends = 0
 
     /// Limits on what the header callback keeps (libcurl limits single header lines itself).
     private static let maxHeaderBytes = 64 * 1024
@@ -338,6 +341,8 @@ private final class Transfer: @unchecked Sendable {
         set("writedata", colt_curl_setopt_pointer(easy, CURLOPT_WRITEDATA, me))
         set("headerfunction", colt_curl_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION, Transfer.onHeader))
         set("headerdata", colt_curl_setopt_pointer(easy, CURLOPT_HEADERDATA, me))
+        set("prereqfunction", colt_curl_setopt_prereq_callback(easy, Transfer.onSend))
+        set("prereqdata", colt_curl_setopt_prereq_data(easy, me))
 
         // Headers: the caller's, plus an empty Expect (never wait for 100-continue).
         var list: UnsafeMutablePointer<curl_slist>?
@@ -397,6 +402,11 @@ private final class Transfer: @unchecked Sendable {
         return length
     }
 
+    static let onSend: colt_curl_prereq_callback = { userdata, _, _, _, _ in
+        if let userdata { Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue().sends += 1 }
+        return 0  // CURL_PREREQFUNC_OK
+    }
+
     static let onHeader: colt_curl_data_callback = { data, size, count, userdata in
         guard let userdata else { return 0 }
         let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
@@ -432,6 +442,7 @@ private final class Transfer: @unchecked Sendable {
         _ = colt_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
         let status = code > 0 ? code : self.status
         var exchange = HTTPExchange(status: status, headers: headers, body: body, bodyTruncated: truncated)
+        exchange.sends = sends
         if result != CURLE_OK || truncated {
             exchange.transportError = transportError(easy, result: result)
         }

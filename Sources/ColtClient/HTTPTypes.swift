@@ -48,6 +48,10 @@ public struct HTTPExchange: Sendable {
     public var transportError: TransportError?
     /// How long the exchange took, from ``CurlTransport/perform(_:)`` to its answer.
     public var duration: Duration
+    /// How many times the request went out: 2 when libcurl resent it by itself on a fresh
+    /// connection because the reused one had closed before any answer (it does so even for
+    /// a POST). The same bytes and tracking id, but the first copy may have been processed.
+    public var sends = 1
 
     /// An exchange made of the given parts (for tests and tools).
     public init(

@@ -321,7 +321,7 @@ public struct OrderEngine: Service {
             coltCode: result.coltError?.code, coltReason: result.coltError?.reason, coltMessage: result.coltError?.message,
             detail: detail, responseBody: result.responseBody.isEmpty ? nil : result.responseBody,
             durationMilliseconds: Int(result.duration.seconds * 1000),
-            mayHaveCreatedOrder: result.outcome.mayHaveCreatedOrder, transition: transition)
+            mayHaveCreatedOrder: result.outcome.mayHaveCreatedOrder || result.sends > 1, transition: transition)
     }
 
     private func log(_ claim: ClaimedRequest, result: AttemptResult, transition: AttemptRecord.Transition) {

@@ -80,6 +80,10 @@ let orderPath = "/numberManagement/v1/return/order"
         #expect(Set(try harness.rows("SELECT tracking_id FROM attempts").map { $0[0] }) == [sent])
         let outcomes = try harness.rows("SELECT outcome FROM attempts ORDER BY id").map { $0[0] }
         #expect(outcomes.prefix(3) == ["timeout", "server_error", "server_error"], "\(outcomes)")
+        // Every request that reached the sandbox is in the journal: an attempt that libcurl sent
+        // twice (a reused connection dropped before any answer) says so.
+        let resent = Int(try harness.value("SELECT count(*) FROM attempts WHERE detail LIKE '%libcurl sent this request 2 times%'"))!
+        #expect(received.count == outcomes.count + resent, "\(received.count) received, \(outcomes.count) journaled, \(resent) resent by libcurl")
         #expect(outcomes.last == "accepted")
         #expect(await harness.sandbox.orders(forNumber: numbers[0]).count == 1, "one order for the number, whatever was retried")
         #expect(try harness.value("SELECT order_id FROM requests") == (await harness.sandbox.orders(forNumber: numbers[0]))[0].id)
