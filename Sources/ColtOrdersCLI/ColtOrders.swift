@@ -13,5 +13,7 @@ struct ColtOrders: AsyncParsableCommand {
             The daemon (`colt-orders run`) submits each one with its own tracking id, retries what
             fails transiently, and records Colt's order id in the same row.
             """,
-        subcommands: [RunCommand.self, DrainCommand.self, MigrateCommand.self, CheckConfigCommand.self, SandboxCommand.self, DemoCommand.self])
+        subcommands: [RunCommand.self, DrainCommand.self, MigrateCommand.self, CheckConfigCommand.self, SandboxCommand.self, DemoCommand.self,
+                      StatusCommand.self, ListCommand.self, ShowCommand.self, EnqueueCommand.self, CancelCommand.self,
+                      RetryCommand.self, PruneCommand.self])
 }

@@ -1,0 +1,425 @@
+import ColtModel
+import Foundation
+
+/// One row of `requests`, as the ledger shows it.
+public struct LedgerEntry: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var action: String
+    public var country: String
+    public var rangeStart: String
+    public var rangeEnd: String?
+    public var serviceProfile: String?
+    public var state: String
+    public var trackingID: String?
+    public var orderID: String?
+    public var orderStatus: String?
+    /// Attempts spent against the retry budget.
+    public var attempts: Int
+    public var nextAttemptAt: String?
+    public var lastError: String?
+    public var coltCode: String?
+    /// Whether an attempt under the current tracking id may have created an order.
+    public var outcomeUnknown: Bool
+    public var firstAttemptAt: String?
+    public var createdAt: String
+    public var updatedAt: String
+
+    /// `+442081324758` or `+442081324758..+442081324760`.
+    public var range: String {
+        guard let rangeEnd, rangeEnd != rangeStart else { return rangeStart }
+        return "\(rangeStart)..\(rangeEnd)"
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, action, country, state, attempts
+        case rangeStart = "range_start", rangeEnd = "range_end", serviceProfile = "service_profile"
+        case trackingID = "tracking_id", orderID = "order_id", orderStatus = "order_status"
+        case nextAttemptAt = "next_attempt_at", lastError = "last_error", coltCode = "colt_code"
+        case outcomeUnknown = "outcome_unknown", firstAttemptAt = "first_attempt_at"
+        case createdAt = "created_at", updatedAt = "updated_at"
+    }
+
+    static let columns = """
+        id, action, country, range_start, range_end, service_profile, state, tracking_id, order_id, order_status,
+        attempts, next_attempt_at, last_error, colt_code, outcome_unknown, first_attempt_at, created_at, updated_at
+        """
+
+    init(_ row: Row) {
+        id = row.integer(0)
+        action = row.text(1) ?? ""
+        country = row.text(2) ?? ""
+        rangeStart = row.text(3) ?? ""
+        rangeEnd = row.text(4)
+        serviceProfile = row.text(5)
+        state = row.text(6) ?? ""
+        trackingID = row.text(7)
+        orderID = row.text(8)
+        orderStatus = row.text(9)
+        attempts = row.int(10)
+        nextAttemptAt = row.text(11)
+        lastError = row.text(12)
+        coltCode = row.text(13)
+        outcomeUnknown = row.int(14) != 0
+        firstAttemptAt = row.text(15)
+        createdAt = row.text(16) ?? ""
+        updatedAt = row.text(17) ?? ""
+    }
+}
+
+/// One row of the `attempts` journal.
+public struct AttemptEntry: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var attempt: Int
+    public var trackingID: String
+    public var startedAt: String
+    public var endedAt: String?
+    public var httpStatus: Int?
+    public var outcome: String?
+    public var coltCode: String?
+    public var coltReason: String?
+    public var coltMessage: String?
+    public var detail: String?
+    public var durationMilliseconds: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case id, attempt, outcome, detail
+        case trackingID = "tracking_id", startedAt = "started_at", endedAt = "ended_at", httpStatus = "http_status"
+        case coltCode = "colt_code", coltReason = "colt_reason", coltMessage = "colt_message"
+        case durationMilliseconds = "duration_ms"
+    }
+}
+
+/// What `colt-orders status` shows.
+public struct LedgerStatus: Sendable, Equatable, Codable {
+    /// The oldest row of a waiting state.
+    public struct Oldest: Sendable, Equatable, Codable {
+        public var id: Int64
+        public var createdAt: String
+        public var ageSeconds: Int
+        enum CodingKeys: String, CodingKey { case id, createdAt = "created_at", ageSeconds = "age_seconds" }
+    }
+
+    /// A recent refusal by Colt, in Colt's words.
+    public struct Rejection: Sendable, Equatable, Codable {
+        public var id: Int64
+        public var range: String
+        public var coltCode: String?
+        public var message: String?
+        public var rejectedAt: String
+        enum CodingKeys: String, CodingKey { case id, range, message, coltCode = "colt_code", rejectedAt = "rejected_at" }
+    }
+
+    /// Rows per state; every state is present, with 0 when none.
+    public var counts: [String: Int]
+    public var oldestQueued: Oldest?
+    public var oldestRetrying: Oldest?
+    /// The latest rejections, newest first.
+    public var recentRejections: [Rejection]
+
+    enum CodingKeys: String, CodingKey {
+        case counts, oldestQueued = "oldest_queued", oldestRetrying = "oldest_retrying", recentRejections = "recent_rejections"
+    }
+}
+
+/// Which rows `list` shows, newest first, a page at a time.
+public struct LedgerFilter: Sendable, Equatable {
+    public var state: String?
+    public var action: String?
+    public var country: String?
+    /// Only rows created at or after this time.
+    public var since: Date?
+    /// Keyset paging: only rows with an id below this one (the previous page's ``LedgerPage/nextBefore``).
+    public var before: Int64?
+    /// Rows per page.
+    public var limit: Int
+
+    public init(state: String? = nil, action: String? = nil, country: String? = nil, since: Date? = nil,
+                before: Int64? = nil, limit: Int = 50) {
+        self.state = state
+        self.action = action
+        self.country = country
+        self.since = since
+        self.before = before
+        self.limit = limit
+    }
+}
+
+/// One page of ``Ledger/list(_:filter:)``.
+public struct LedgerPage: Sendable, Equatable {
+    public var entries: [LedgerEntry]
+    /// Pass as ``LedgerFilter/before`` for the next page; `nil` on the last page.
+    public var nextBefore: Int64?
+}
+
+/// A request to queue, as an operator gives it (flags or a CSV line).
+public struct NewRequest: Sendable, Equatable {
+    public var request: OrderRequest
+    public var trackingID: TrackingID?
+    /// Where it came from, for error messages (`line 7`, or `the command line`).
+    public var origin: String
+
+    public init(request: OrderRequest, trackingID: TrackingID? = nil, origin: String) {
+        self.request = request
+        self.trackingID = trackingID
+        self.origin = origin
+    }
+}
+
+/// What ``Ledger/prune(_:olderThan:dryRun:batchSize:pause:)`` removed (or would remove).
+public struct PruneReport: Sendable, Equatable {
+    public var requests: Int = 0
+    public var attempts: Int = 0
+    public var batches: Int = 0
+}
+
+/// Why an operator action was refused. Nothing was changed.
+public struct LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The kind of refusal, for scripts and tests.
+    public enum Kind: Sendable, Equatable {
+        case notFound
+        case wrongState
+        case inFlight
+        case invalidInput
+    }
+
+    public var kind: Kind
+    public var description: String
+
+    public init(_ kind: Kind, _ description: String) {
+        self.kind = kind
+        self.description = description
+    }
+}
+
+/// The ledger half of the database: what operators read (status, list, show) and the few writes
+/// they may make while the daemon runs (enqueue, cancel, retry, prune).
+///
+/// Reads work on a read-only ``Connection``. Every write is one short `IMMEDIATE` transaction
+/// whose `WHERE` re-checks the row's state, so a race with the daemon can do no harm: either the
+/// daemon moved the row first and the action is refused, or the action lands first and the
+/// daemon sees its result.
+public enum Ledger {
+    /// The states a row never leaves, and the only ones ``prune(_:olderThan:dryRun:batchSize:pause:)`` removes.
+    public static let terminalStates = ["completed", "rejected", "invalid", "failed", "cancelled"]
+    /// Every state, in the order a row usually passes through them.
+    public static let states = ["queued", "submitting", "retrying", "in_progress"] + terminalStates
+
+    // MARK: Reading
+
+    /// Counts by state, the oldest queued and retrying rows, and the latest `rejections` rejections.
+    /// Every query is answered from an index (`requests_state`, `requests_state_updated`).
+    public static func status(_ db: Connection, now: Date = Date(), rejections: Int = 5) throws -> LedgerStatus {
+        var counts = Dictionary(uniqueKeysWithValues: states.map { ($0, 0) })
+        for (state, count) in try db.query("SELECT state, count(*) FROM requests GROUP BY state", [], { ($0.text(0) ?? "", $0.int(1)) }) {
+            counts[state] = count
+        }
+        func oldest(_ state: String) throws -> LedgerStatus.Oldest? {
+            try db.first("""
+                SELECT id, created_at FROM requests
+                WHERE id = (SELECT min(id) FROM requests WHERE state = ?1)
+                """, [.text(state)]) { row in
+                let created = row.text(1) ?? ""
+                let age = Timestamp.date(created).map { Int(now.timeIntervalSince($0).rounded(.down)) } ?? 0
+                return LedgerStatus.Oldest(id: row.integer(0), createdAt: created, ageSeconds: max(0, age))
+            }
+        }
+        let recent = try db.query("""
+            SELECT id, range_start, range_end, colt_code, last_error, updated_at FROM requests
+            WHERE state = 'rejected' ORDER BY updated_at DESC LIMIT ?1
+            """, [.integer(Int64(rejections))]) { row in
+            let start = row.text(1) ?? "", end = row.text(2)
+            return LedgerStatus.Rejection(
+                id: row.integer(0), range: end == nil || end == start ? start : "\(start)..\(end!)",
+                coltCode: row.text(3), message: row.text(4), rejectedAt: row.text(5) ?? "")
+        }
+        return LedgerStatus(counts: counts, oldestQueued: try oldest("queued"), oldestRetrying: try oldest("retrying"),
+                            recentRejections: recent)
+    }
+
+    /// One page of rows, newest first, matching `filter`. Memory is bounded by the page size:
+    /// rows are read by id (descending) from the primary key or `requests_state`.
+    public static func list(_ db: Connection, filter: LedgerFilter) throws -> LedgerPage {
+        var conditions: [String] = []
+        var arguments: [SQLValue] = []
+        func add(_ condition: String, _ value: SQLValue) {
+            arguments.append(value)
+            conditions.append(condition.replacingOccurrences(of: "?", with: "?\(arguments.count)"))
+        }
+        if let state = filter.state { add("state = ?", .text(state)) }
+        if let action = filter.action { add("action = ?", .text(action)) }
+        if let country = filter.country { add("country = ?", .text(country)) }
+        if let since = filter.since { add("created_at >= ?", .text(Timestamp.string(since))) }
+        if let before = filter.before { add("id < ?", .integer(before)) }
+        let limit = max(1, filter.limit)
+        arguments.append(.integer(Int64(limit + 1)))
+        let sql = "SELECT \(LedgerEntry.columns) FROM requests"
+            + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+            + " ORDER BY id DESC LIMIT ?\(arguments.count)"
+        var entries = try db.query(sql, arguments) { LedgerEntry($0) }
+        var next: Int64? = nil
+        if entries.count > limit {
+            entries.removeLast()
+            next = entries.last?.id
+        }
+        return LedgerPage(entries: entries, nextBefore: next)
+    }
+
+    /// The row `id`, or `nil` when there is none.
+    public static func entry(_ db: Connection, id: Int64) throws -> LedgerEntry? {
+        try db.first("SELECT \(LedgerEntry.columns) FROM requests WHERE id = ?1", [.integer(id)]) { LedgerEntry($0) }
+    }
+
+    /// Every journal row of request `id`, oldest first.
+    public static func attempts(_ db: Connection, requestID id: Int64) throws -> [AttemptEntry] {
+        try db.query("""
+            SELECT id, attempt, tracking_id, started_at, ended_at, http_status, outcome, colt_code, colt_reason,
+                   colt_message, detail, duration_ms
+            FROM attempts WHERE request_id = ?1 ORDER BY id
+            """, [.integer(id)]) { row in
+            AttemptEntry(
+                id: row.integer(0), attempt: row.int(1), trackingID: row.text(2) ?? "", startedAt: row.text(3) ?? "",
+                endedAt: row.text(4), httpStatus: row.isNull(5) ? nil : row.int(5), outcome: row.text(6),
+                coltCode: row.text(7), coltReason: row.text(8), coltMessage: row.text(9), detail: row.text(10),
+                durationMilliseconds: row.isNull(11) ? nil : row.int(11))
+        }
+    }
+
+    // MARK: Operator actions
+
+    /// Queues `requests` in one `IMMEDIATE` transaction: all of them, or none (the error names
+    /// the request's ``NewRequest/origin`` and the database's reason). Returns the new ids.
+    public static func enqueue(_ db: Connection, _ requests: [NewRequest]) throws -> [Int64] {
+        try db.transaction(.immediate) {
+            var ids: [Int64] = []
+            for new in requests {
+                let request = new.request
+                do {
+                    try db.run("""
+                        INSERT INTO requests (action, country, range_start, range_end, service_profile, tracking_id)
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                        """, [.text(request.action.rawValue), .text(request.country.rawValue), .text(request.range.start.text),
+                              .text(request.range.end.text), .text(request.serviceProfile), .text(new.trackingID?.text)])
+                } catch let error as DatabaseError {
+                    var reason = error.message
+                    if reason.contains("UNIQUE constraint failed: requests.tracking_id") {
+                        reason = "requests.tracking_id: already used by another row; leave it out and the daemon makes one"
+                    }
+                    throw LedgerError(.invalidInput, "\(new.origin): \(reason); nothing was queued")
+                }
+                ids.append(db.lastInsertedRowID)
+            }
+            return ids
+        }
+    }
+
+    /// Cancels a row Colt has not accepted (`queued` or `retrying`). Returns the row as it is now.
+    ///
+    /// - Throws: ``LedgerError`` when there is no such row, when it is `submitting` (in flight:
+    ///   try again in a moment), or when Colt already accepted it or it is settled.
+    @discardableResult
+    public static func cancel(_ db: Connection, id: Int64, now: Date = Date()) throws -> LedgerEntry {
+        try db.transaction(.immediate) {
+            let stamp = Timestamp.string(now)
+            let changed = try db.run("""
+                UPDATE requests SET state = 'cancelled', next_attempt_at = NULL, updated_at = ?2,
+                    last_error = 'cancelled by an operator at ' || ?2 || coalesce(' (last error: ' || last_error || ')', '')
+                WHERE id = ?1 AND state IN ('queued', 'retrying')
+                """, [.integer(id), .text(stamp)])
+            guard let row = try entry(db, id: id) else {
+                throw LedgerError(.notFound, "request \(id): no such request (see `colt-orders list`)")
+            }
+            if changed == 1 { return row }
+            switch row.state {
+            case "submitting":
+                throw LedgerError(.inFlight, "request \(id) is being submitted to Colt right now (state submitting); nothing was changed. Try again in a moment: it is cancellable only if it ends up retrying")
+            case "cancelled":
+                throw LedgerError(.wrongState, "request \(id) is already cancelled; nothing was changed")
+            case "in_progress", "completed":
+                throw LedgerError(.wrongState, "request \(id) cannot be cancelled: Colt already accepted it (order \(row.orderID ?? "?"), state \(row.state)); nothing was changed. Cancelling an accepted order is done with Colt")
+            default:
+                throw LedgerError(.wrongState, "request \(id) cannot be cancelled: it is \(row.state), already settled; only queued or retrying requests can be cancelled. Nothing was changed")
+            }
+        }
+    }
+
+    /// Sends a `rejected` or `failed` row again: back to `queued` under a new tracking id, with
+    /// its attempts budget reset and `outcome_unknown` cleared; its journal stays in `attempts`.
+    /// Returns the row as it is now.
+    ///
+    /// - Throws: ``LedgerError`` when there is no such row or it is in any other state.
+    @discardableResult
+    public static func retry(_ db: Connection, id: Int64, now: Date = Date(), trackingID: TrackingID = .random()) throws -> LedgerEntry {
+        try db.transaction(.immediate) {
+            let stamp = Timestamp.string(now)
+            let changed = try db.run("""
+                UPDATE requests SET state = 'queued', tracking_id = ?3, attempts = 0, outcome_unknown = 0,
+                    next_attempt_at = NULL, first_attempt_at = NULL, order_id = NULL, order_status = NULL,
+                    colt_code = NULL, updated_at = ?2,
+                    last_error = 'sent again by an operator at ' || ?2 || coalesce(' (was ' || state || ': ' || last_error || ')', '')
+                WHERE id = ?1 AND state IN ('rejected', 'failed')
+                """, [.integer(id), .text(stamp), .text(trackingID.text)])
+            guard let row = try entry(db, id: id) else {
+                throw LedgerError(.notFound, "request \(id): no such request (see `colt-orders list`)")
+            }
+            if changed == 1 { return row }
+            let why = switch row.state {
+            case "queued", "submitting", "retrying": "it is \(row.state), still being worked on by the daemon"
+            case "in_progress", "completed": "Colt accepted it (order \(row.orderID ?? "?"), state \(row.state))"
+            case "cancelled": "it was cancelled; queue a new request instead (colt-orders enqueue)"
+            case "invalid": "it is invalid (\(row.lastError ?? "see last_error")) and would fail again; queue a corrected request instead"
+            default: "it is \(row.state)"
+            }
+            throw LedgerError(.wrongState, "request \(id) cannot be retried: \(why). Only rejected or failed requests can be sent again; nothing was changed")
+        }
+    }
+
+    // MARK: Retention
+
+    /// Counts what ``prune(_:olderThan:dryRun:batchSize:pause:)`` would remove.
+    public static func pruneCandidates(_ db: Connection, olderThan cutoff: Date) throws -> PruneReport {
+        let stamp = Timestamp.string(cutoff)
+        let requests = try db.first("SELECT count(*) FROM requests WHERE state IN \(terminalList) AND updated_at < ?1", [.text(stamp)]) { $0.int(0) } ?? 0
+        let attempts = try db.first("""
+            SELECT count(*) FROM attempts WHERE request_id IN
+                (SELECT id FROM requests WHERE state IN \(terminalList) AND updated_at < ?1)
+            """, [.text(stamp)]) { $0.int(0) } ?? 0
+        return PruneReport(requests: requests, attempts: attempts, batches: 0)
+    }
+
+    /// Removes up to `limit` terminal rows last updated before `cutoff`, and their attempts, in
+    /// one short `IMMEDIATE` transaction. Never touches a row that is not terminal.
+    public static func pruneBatch(_ db: Connection, olderThan cutoff: Date, limit: Int) throws -> PruneReport {
+        let stamp = Timestamp.string(cutoff)
+        return try db.transaction(.immediate) {
+            let ids = try db.query("""
+                SELECT id FROM requests WHERE state IN \(terminalList) AND updated_at < ?1 LIMIT ?2
+                """, [.text(stamp), .integer(Int64(limit))]) { $0.integer(0) }
+            guard !ids.isEmpty else { return PruneReport() }
+            let list = ids.map(String.init).joined(separator: ",")
+            let attempts = try db.run("DELETE FROM attempts WHERE request_id IN (\(list))")
+            // The state is checked again: only terminal rows ever go.
+            let requests = try db.run("DELETE FROM requests WHERE id IN (\(list)) AND state IN \(terminalList)")
+            return PruneReport(requests: requests, attempts: attempts, batches: 1)
+        }
+    }
+
+    /// Removes every terminal row (completed, rejected, invalid, failed, cancelled) last updated
+    /// before `cutoff`, with its attempts, in batches of `batchSize` (each its own short
+    /// transaction, `pause` between them so the daemon's writes get in). With `dryRun`, only counts.
+    public static func prune(_ db: Connection, olderThan cutoff: Date, dryRun: Bool = false, batchSize: Int = 500,
+                             pause: Duration = .zero) throws -> PruneReport {
+        if dryRun { return try pruneCandidates(db, olderThan: cutoff) }
+        var total = PruneReport()
+        while true {
+            let batch = try pruneBatch(db, olderThan: cutoff, limit: batchSize)
+            if batch.requests == 0 { break }
+            total.requests += batch.requests
+            total.attempts += batch.attempts
+            total.batches += 1
+            if pause > .zero { Thread.sleep(forTimeInterval: Double(pause.components.attoseconds) / 1e18 + Double(pause.components.seconds)) }
+        }
+        return total
+    }
+
+    static let terminalList = "(" + terminalStates.map { "'\($0)'" }.joined(separator: ",") + ")"
+}
