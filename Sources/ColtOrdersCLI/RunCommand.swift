@@ -68,7 +68,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var settings: SettingsOptions
 
     func run() async throws {
-        try await Daemon.run(settings: settings.load(), mode: .daemon)
+        try await Daemon.run(settings: settings.load(), mode: .daemon, reload: settings.reloader())
     }
 }
 
@@ -115,8 +115,10 @@ struct CheckConfigCommand: AsyncParsableCommand {
 
 /// Starts the daemon's pieces in order and runs the engine under swift-service-lifecycle.
 enum Daemon {
-    static func run(settings: Settings, mode: OrderEngine.Mode) async throws {
-        LoggingSystem.bootstrap { label in OperatorLogHandler(label: label, level: settings.logLevel) }
+    /// - Parameter reload: loads the configuration again, for SIGHUP; without it SIGHUP is not handled.
+    static func run(settings: Settings, mode: OrderEngine.Mode, reload: (@Sendable () throws(Settings.Problems) -> Settings)? = nil) async throws {
+        let logLevel = LogLevelControl(settings.logLevel)
+        LoggingSystem.bootstrap { label in LevelControlledLogHandler(OperatorLogHandler(label: label, level: settings.logLevel), control: logLevel) }
         let logger = Logger(label: "colt-orders")
         let startedAt = Timestamp.string(Date())
 
@@ -137,19 +139,30 @@ enum Daemon {
         } catch {
             throw CleanExit.message("colt-orders: \(error)", code: 1)
         }
+        DatabaseFileModes.applyUmask(to: settings.databasePath, logger: logger)
+        // systemd's notify protocol, when run as a Type=notify service.
+        let notifier = SystemdNotifier()
+        checkWatchdog(notifier, settings: settings, logger: logger)
 
         let transport = try CurlTransport()
         defer { transport.shutdown() }
         let api = ColtAPI(configuration: settings.client, transport: transport, logger: logger)
         let tokens = TokenProvider(api: api, logger: logger)
-        let engine = OrderEngine(database: database, api: api, tokens: tokens, configuration: settings.engine, mode: mode, logger: logger)
+        let engine = OrderEngine(database: database, api: api, tokens: tokens, configuration: watchdogAdjusted(settings.engine, notifier: notifier),
+                                 mode: mode, logger: logger, observer: notifier)
+        // SIGHUP re-reads the configuration (trapped now, before READY=1).
+        var reloader: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if mode == .daemon, let reload {
+            reloader = [.init(service: await ConfigurationReloader(initial: settings, load: reload, engine: engine, notifier: notifier,
+                                                                   logLevel: logLevel, logger: logger), successTerminationBehavior: .ignore)]
+        }
         logger.info("colt-orders started", metadata: [
             "database": "\(settings.databasePath)", "api": "\(settings.client.baseURL)", "pid": "\(getpid())",
             "max_in_flight": "\(settings.engine.maxInFlight)", "rate_per_second": "\(settings.engine.ratePerSecond)",
             "mode": "\(mode)",
         ])
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: engine, successTerminationBehavior: .gracefullyShutdownGroup)],
+            services: [.init(service: engine, successTerminationBehavior: .gracefullyShutdownGroup)] + reloader,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {
