@@ -49,7 +49,9 @@ struct DemoCommand: AsyncParsableCommand {
             .status(503, retryAfter: "1", times: 1),
             .status(429, retryAfter: "1", times: 1, after: 3),
         ]
-        let sandbox = try await ColtSandbox.start(sandboxConfiguration)
+        var sandboxLogger = Logger(label: "colt-sandbox")
+        sandboxLogger.logLevel = .warning
+        let sandbox = try await ColtSandbox.start(sandboxConfiguration, logger: sandboxLogger)
         let secretFile = directory + "/client-secret"
         try (sandboxConfiguration.clientSecret + "\n").write(toFile: secretFile, atomically: true, encoding: .utf8)
         chmod(secretFile, 0o600)
