@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries, through pkg-config, with small shims over their variadic functions.
@@ -77,12 +78,27 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The daemon's HTTP status endpoint: health, readiness, the ledger as JSON, Prometheus metrics.
+        .target(
+            name: "StatusServer",
+            dependencies: [
+                "OrderStore", "ColtClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // The `colt-orders` command line: run, drain, check-config, sandbox, demo, ...
         .executableTarget(
             name: "ColtOrdersCLI",
             dependencies: [
-                "OrderEngine", "OrderStore", "ColtClient", "ColtModel", "ColtSandbox",
+                "OrderEngine", "OrderStore", "ColtClient", "ColtModel", "ColtSandbox", "StatusServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -121,6 +137,11 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: ["ColtOrdersCLI", "ColtSandbox", "OrderStore", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LedgerTests",
+            dependencies: ["OrderStore", "ColtSandbox", "TestSupport"],
             swiftSettings: strictSettings
         ),
         // Helpers shared by the test targets: temporary directories, processes, sqlite3 CLI.

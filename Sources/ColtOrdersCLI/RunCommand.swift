@@ -120,6 +120,8 @@ enum Daemon {
         let logLevel = LogLevelControl(settings.logLevel)
         LoggingSystem.bootstrap { label in LevelControlledLogHandler(OperatorLogHandler(label: label, level: settings.logLevel), control: logLevel) }
         let logger = Logger(label: "colt-orders")
+        // Prometheus for /metrics when the status endpoint is on, before anything makes a metric.
+        let metricsRegistry = LedgerServices.bootstrapMetrics(settings)
         let startedAt = Timestamp.string(Date())
 
         // One daemon per database: take the lock before touching the file.
@@ -156,13 +158,16 @@ enum Daemon {
             reloader = [.init(service: await ConfigurationReloader(initial: settings, load: reload, engine: engine, notifier: notifier,
                                                                    logLevel: logLevel, logger: logger), successTerminationBehavior: .ignore)]
         }
+        // The status endpoint and retention, when configured (both off by default).
+        let ledgerServices = try LedgerServices.make(settings: settings, database: database, tokens: tokens, registry: metricsRegistry,
+                                                     lock: lock, logger: logger)
         logger.info("colt-orders started", metadata: [
             "database": "\(settings.databasePath)", "api": "\(settings.client.baseURL)", "pid": "\(getpid())",
             "max_in_flight": "\(settings.engine.maxInFlight)", "rate_per_second": "\(settings.engine.ratePerSecond)",
             "mode": "\(mode)",
         ])
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: engine, successTerminationBehavior: .gracefullyShutdownGroup)] + reloader,
+            services: ledgerServices + [.init(service: engine, successTerminationBehavior: .gracefullyShutdownGroup)] + reloader,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {

@@ -2,6 +2,7 @@ import ColtClient
 import Foundation
 import Logging
 import OrderEngine
+import StatusServer
 
 /// Everything the daemon needs, read from (highest priority first) command-line flags,
 /// `COLT_ORDERS_*` environment variables, and a JSON configuration file; then defaults.
@@ -14,6 +15,10 @@ struct Settings: Sendable {
     var logLevel: Logger.Level
     /// Where each value came from, for `check-config`.
     var sources: [String: String]
+    /// Settled rows older than this many days are pruned by the daemon; `nil`: never.
+    var retentionDays: Int? = nil
+    /// Where the HTTP status endpoint listens; `nil`: it is off.
+    var statusListen: StatusListenAddress? = nil
 
     /// One setting: its key in the file, its environment variable, and how to check its value.
     struct Key: Sendable {
@@ -47,6 +52,9 @@ struct Settings: Sendable {
         Key(name: "credentials.retry_interval", help: "seconds before asking for a token again after Colt refused the credentials", defaultValue: "300"),
         Key(name: "shutdown.grace", help: "seconds requests in flight may take to finish on SIGTERM", defaultValue: "20"),
         Key(name: "log.level", help: "trace, debug, info, notice, warning, error or critical", defaultValue: "info"),
+        Key(name: "retention.days", help: "prune settled rows (and their attempts) older than this many days, hourly; unset: never", defaultValue: nil),
+        Key(name: "status.listen", help: "HOST:PORT for the HTTP status endpoint (/healthz /readyz /orders /metrics); unset: off", defaultValue: nil),
+        Key(name: "status.allow_non_loopback", help: "let status.listen be a non-loopback address (the endpoint has no authentication)", defaultValue: "false"),
     ]
 
     /// A configuration that cannot work, with every problem found.
@@ -104,6 +112,8 @@ struct Settings: Sendable {
         engine.credentialsRetryInterval = reader.seconds("credentials.retry_interval", 0.001...86_400) ?? engine.credentialsRetryInterval
         engine.shutdownGrace = reader.seconds("shutdown.grace", 0...3600) ?? engine.shutdownGrace
         let level = reader.logLevel()
+        let retentionDays = !reader.values.keys.contains("retention.days") ? nil : reader.integer("retention.days", 1...36_500)
+        let statusListen = reader.statusListen()
 
         problems += reader.problems
         if clientID == nil || clientID == "" { problems.append("api.client_id: missing; set it in the file, COLT_ORDERS_API_CLIENT_ID or --client-id") }
@@ -111,7 +121,7 @@ struct Settings: Sendable {
         if engine.globalBackoff.maxPause < engine.globalBackoff.initialPause { problems.append("backoff.max_pause: must not be shorter than backoff.initial_pause") }
         guard problems.isEmpty, let databasePath, let level else { throw Problems(list: problems) }
         return Settings(databasePath: databasePath, client: client, engine: engine, logLevel: level,
-                        sources: reader.sources)
+                        sources: reader.sources, retentionDays: retentionDays, statusListen: statusListen)
     }
 
     static func flagName(_ key: String) -> String {
@@ -266,6 +276,24 @@ private struct Reader {
             return nil
         }
         return Secret(text)
+    }
+
+    mutating func statusListen() -> StatusListenAddress? {
+        var allow = false
+        if let (value, source) = raw("status.allow_non_loopback") {
+            switch value.lowercased() {
+            case "true", "1", "yes": allow = true
+            case "false", "0", "no": allow = false
+            default: problems.append("status.allow_non_loopback (from \(source)): must be true or false, not '\(value)'")
+            }
+        }
+        guard let (value, source) = raw("status.listen") else { return nil }
+        switch StatusListenAddress.parse(value, allowNonLoopback: allow) {
+        case .success(let address): return address
+        case .failure(let problem):
+            problems.append("status.listen (from \(source)): \(problem)")
+            return nil
+        }
     }
 
     mutating func logLevel() -> Logger.Level? {

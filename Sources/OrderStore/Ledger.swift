@@ -170,6 +170,12 @@ public struct PruneReport: Sendable, Equatable {
     public var requests: Int = 0
     public var attempts: Int = 0
     public var batches: Int = 0
+
+    public init(requests: Int = 0, attempts: Int = 0, batches: Int = 0) {
+        self.requests = requests
+        self.attempts = attempts
+        self.batches = batches
+    }
 }
 
 /// Why an operator action was refused. Nothing was changed.
