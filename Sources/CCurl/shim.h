@@ -1,9 +1,5 @@
 #ifndef COLT_CCURL_SHIM_H
 #define COLT_CCURL_SHIM_H
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* pthread_setname_np */
-#endif
-#include <pthread.h>
 #include <curl/curl.h>
 
 /* curl_easy_setopt and curl_easy_getinfo are variadic: Swift calls these typed wrappers instead. */
@@ -33,14 +29,6 @@ static inline CURLcode colt_curl_msg_result(const CURLMsg *m) { return m->data.r
 
 /* Size of the buffer CURLOPT_ERRORBUFFER writes into. */
 static inline size_t colt_curl_error_size(void) { return CURL_ERROR_SIZE; }
-/* Names the calling thread (at most 15 bytes on Linux), so it shows in top -H and /proc. */
-static inline int colt_set_thread_name(const char *name) {
-#if defined(__linux__)
-    return pthread_setname_np(pthread_self(), name);
-#else
-    return pthread_setname_np(name);
-#endif
-}
 
 typedef int (*colt_curl_prereq_callback)(void *clientp, char *primary_ip, char *local_ip, int primary_port, int local_port);
 /* CURLOPT_PREREQFUNCTION (libcurl 7.80+) runs each time a request is about to be sent, so a

@@ -44,10 +44,8 @@ public final class CurlTransport: Sendable {
         }
         loop = CurlLoop(multi: multi)
         let loop = self.loop
-        let thread = Thread {
-            _ = colt_set_thread_name(String(threadName.utf8.prefix(15)) ?? "colt-curl")
-            loop.run()
-        }
+        // Foundation names the OS thread too (it shows in top -H and /proc/PID/task/*/comm).
+        let thread = Thread { loop.run() }
         thread.name = threadName
         thread.start()
     }

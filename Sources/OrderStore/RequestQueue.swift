@@ -135,7 +135,9 @@ public struct RequestQueue: Sendable {
         let stamp = Timestamp.string(now)
         return try await database.use { db in
             try db.transaction {
-                // Queued rows (due at once) and retrying rows whose time has come, by id.
+                // Queued rows (due at once) and retrying rows whose time has come, by id. A few
+                // more than wanted, so rows waiting behind an overlapping one do not block the rest.
+                let window = Int64(max(limit * 4, 32))
                 let candidates = try db.query("""
                     SELECT id FROM (
                         SELECT id FROM requests WHERE state = 'queued' ORDER BY id LIMIT ?2
@@ -143,9 +145,9 @@ public struct RequestQueue: Sendable {
                         SELECT id FROM requests WHERE state = 'retrying' AND next_attempt_at <= ?1
                         ORDER BY next_attempt_at LIMIT ?2
                     ) ORDER BY id LIMIT ?2
-                    """, [.text(stamp), .integer(Int64(limit))]) { $0.integer(0) }
+                    """, [.text(stamp), .integer(window)]) { $0.integer(0) }
                 var batch = ClaimBatch()
-                for id in candidates {
+                for id in candidates where batch.claimed.count < limit {
                     guard let row = try db.first("""
                         SELECT action, country, range_start, range_end, service_profile, tracking_id, attempts,
                                outcome_unknown, first_attempt_at
