@@ -44,8 +44,11 @@ public final class CurlTransport: Sendable {
         }
         loop = CurlLoop(multi: multi)
         let loop = self.loop
-        // Foundation names the OS thread too (it shows in top -H and /proc/PID/task/*/comm).
-        let thread = Thread { loop.run() }
+        let thread = Thread {
+            // The OS-level name (top -H, /proc/PID/task/*/comm): Foundation's `name` stays in Foundation.
+            try? String(threadName.prefix(15)).write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+            loop.run()
+        }
         thread.name = threadName
         thread.start()
     }
