@@ -249,11 +249,14 @@ public struct Row {
     public func int(_ column: Int32) -> Int { Int(integer(column)) }
 
     /// The column as text, `nil` for NULL.
+    /// Reads every byte SQLite holds (an embedded NUL included, so that validation sees it
+    /// instead of a shortened value); invalid UTF-8 is replaced.
     public func text(_ column: Int32) -> String? {
         guard sqlite3_column_type(statement.pointer, column) != SQLITE_NULL,
               let bytes = sqlite3_column_text(statement.pointer, column)
         else { return nil }
-        return String(cString: bytes)
+        let count = Int(sqlite3_column_bytes(statement.pointer, column))
+        return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
     }
 
     /// Whether the column is NULL.

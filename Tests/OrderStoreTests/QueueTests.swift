@@ -85,6 +85,18 @@ import TestSupport
         #expect(resumed.outcomeUnknown)
     }
 
+    @Test func aNULByteThatBypassedTheChecksMakesTheRowInvalid() async throws {
+        _ = try sqlite3(path, """
+            PRAGMA ignore_check_constraints = ON;
+            DROP TRIGGER requests_no_nul_insert;
+            DROP TRIGGER requests_no_nul_update;
+            INSERT INTO requests (action, country, range_start, tracking_id) VALUES ('return', 'GB', '+442081324758', 'ab' || char(0) || 'cd');
+            """)
+        let batch = try await queue.claimDue(now: Date(), limit: 10)
+        #expect(batch.claimed.isEmpty, "the daemon reads every byte, so it never sends 'ab' in place of 'ab\\0cd'")
+        #expect(batch.invalid.first?.error.column == "tracking_id")
+    }
+
     @Test func aRowThatBypassedTheChecksBecomesInvalidAndIsNeverSent() async throws {
         _ = try sqlite3(path, """
             PRAGMA ignore_check_constraints = ON;

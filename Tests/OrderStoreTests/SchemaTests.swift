@@ -56,6 +56,17 @@ import TestSupport
         #expect(try sqliteValue(path, "SELECT count(*) FROM requests") == "0")
     }
 
+    @Test(arguments: ["range_start", "range_end", "service_profile", "tracking_id"])
+    func aNULByteIsRefusedNamingTheColumn(column: String) throws {
+        // length() and GLOB stop at a NUL, so the CHECKs alone would let '+44…' || char(0) || 'x' in.
+        var values = ["range_start": "'+442081324758'", "range_end": "NULL", "service_profile": "NULL", "tracking_id": "NULL"]
+        values[column] = column == "range_start" || column == "range_end" ? "'+442081324758' || char(0) || 'x'" : "'ab' || char(0) || 'cd'"
+        let result = try insert("action, country, range_start, range_end, service_profile, tracking_id",
+                                "'return', 'GB', \(values["range_start"]!), \(values["range_end"]!), \(values["service_profile"]!), \(values["tracking_id"]!)")
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("requests.\(column) must not contain a NUL byte"), "\(result.stderr)")
+    }
+
     @Test func aTooLongTrackingIDIsRefused() throws {
         let long = String(repeating: "a", count: 256)
         let result = try insert("action, country, range_start, tracking_id", "'return', 'GB', '+442081324758', '\(long)'")
