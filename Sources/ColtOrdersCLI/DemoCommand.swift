@@ -85,7 +85,7 @@ struct DemoCommand: AsyncParsableCommand {
         engine.retry.initialDelay = .milliseconds(500)
         engine.maxInFlight = 4
         let settings = Settings(databasePath: databasePath, client: client, engine: engine,
-                                logLevel: .init(rawValue: logLevel) ?? .info, sources: [:])
+                                logLevel: .init(rawValue: logLevel) ?? .info, resolved: [:])
         do {
             try await Daemon.run(settings: settings, mode: .drain)
         } catch {

@@ -98,17 +98,17 @@ struct CheckConfigCommand: AsyncParsableCommand {
         let loaded = try settings.load()
         print("configuration is valid:")
         for key in Settings.keys {
-            let value: String = switch key.name {
-            case "database.path": loaded.databasePath
-            case "api.base_url": loaded.client.baseURL
-            case "api.client_id": loaded.client.clientID
-            case "api.client_secret_file": loaded.sources[key.name].map { _ in "(read; \(loaded.client.clientSecret))" } ?? "-"
-            case "api.ca_file": loaded.client.caFile ?? "(system CAs)"
-            default: "ok"
+            guard let (value, source) = loaded.resolved[key.name] else {
+                print("  \(key.name) = (not set)")
+                continue
             }
-            let shown = ["database.path", "api.base_url", "api.client_id", "api.client_secret_file", "api.ca_file"].contains(key.name)
-                ? value : (loaded.sources[key.name] == "default" ? key.defaultValue ?? "" : "set")
-            print("  \(key.name) = \(shown)  [\(loaded.sources[key.name] ?? "default")]")
+            // The secret file's path is shown; the secret itself never is.
+            let shown = switch key.name {
+            case "api.client_secret_file": "\(value) (read, \(loaded.client.clientSecret))"
+            case "api.base_url" where value != loaded.client.baseURL: "\(value) (\(loaded.client.baseURL))"
+            default: value
+            }
+            print("  \(key.name) = \(shown)  [\(source)]")
         }
     }
 }

@@ -13,8 +13,9 @@ struct Settings: Sendable {
     var client: ColtClientConfiguration
     var engine: EngineConfiguration
     var logLevel: Logger.Level
-    /// Where each value came from, for `check-config`.
-    var sources: [String: String]
+    /// Each setting's value as given, and where it came from (a flag, a variable, the file, or
+    /// the default), for `check-config`. Settings that are not set are absent.
+    var resolved: [String: (value: String, source: String)]
     /// Settled rows older than this many days are pruned by the daemon; `nil`: never.
     var retentionDays: Int? = nil
     /// Where the HTTP status endpoint listens; `nil`: it is off.
@@ -121,7 +122,7 @@ struct Settings: Sendable {
         if engine.globalBackoff.maxPause < engine.globalBackoff.initialPause { problems.append("backoff.max_pause: must not be shorter than backoff.initial_pause") }
         guard problems.isEmpty, let databasePath, let level else { throw Problems(list: problems) }
         return Settings(databasePath: databasePath, client: client, engine: engine, logLevel: level,
-                        sources: reader.sources, retentionDays: retentionDays, statusListen: statusListen)
+                        resolved: reader.resolved, retentionDays: retentionDays, statusListen: statusListen)
     }
 
     static func flagName(_ key: String) -> String {
@@ -186,15 +187,15 @@ struct Settings: Sendable {
 private struct Reader {
     var values: [String: (value: String, source: String)]
     var problems: [String] = []
-    var sources: [String: String] = [:]
+    var resolved: [String: (value: String, source: String)] = [:]
 
     mutating func raw(_ key: String) -> (value: String, source: String)? {
         if let given = values[key] {
-            sources[key] = given.source
+            resolved[key] = given
             return given
         }
         guard let fallback = Settings.keys.first(where: { $0.name == key })?.defaultValue else { return nil }
-        sources[key] = "default"
+        resolved[key] = (fallback, "default")
         return (fallback, "default")
     }
 

@@ -167,6 +167,7 @@ import TestSupport
         try directory.write("secret", "x")
         let ok = try run(builtBinary(), ["check-config", "--config", fixed])
         #expect(ok.status == 0, "\(ok.stderr)")
-        #expect(ok.stdout.contains("submit.max_in_flight = set"))
+        #expect(ok.stdout.contains("submit.max_in_flight = 8  [\(fixed): submit.max_in_flight]"), "\(ok.stdout)")
+        #expect(ok.stdout.contains("retry.max_attempts = 12  [default]"))
     }
 }
