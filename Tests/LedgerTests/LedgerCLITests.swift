@@ -182,6 +182,24 @@ struct Ledger {
         #expect(try ledger.value("SELECT request_id || ' ' || http_status || ' ' || colt_message FROM ledger_latest_attempt") == "4 404 number not in your inventory")
     }
 
+    @Test func databaseOnlyCommandsFindTheDatabaseLikeTheDaemon() throws {
+        let ledger = try Ledger()
+        defer { ledger.remove() }
+        #expect(try ledger.cli("enqueue", "--action", "return", "--country", "GB", "--range-start", "+442081324758").status == 0)
+        let config = try ledger.directory.write("config.json", #"{"database": {"path": "\#(ledger.database)"}, "api": {"client_id": "x"}}"#)
+        var result = try run(builtBinary(), ["status", "--json", "--config", config])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("\"queued\" : 1"), "\(result.stdout)")
+        var environment = ProcessInfo.processInfo.environment
+        environment["COLT_ORDERS_DATABASE_PATH"] = ledger.database
+        result = try run(builtBinary(), ["list"], environment: environment)
+        #expect(ids(result.stdout) == [1], "\(result.stderr)")
+        result = try run(builtBinary(), ["status", "--database", ledger.directory.file("missing.db")])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("no database file here"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: ledger.directory.file("missing.db")), "reading never creates a database")
+    }
+
     @Test func cancelOnlyBeforeColtAccepted() throws {
         let ledger = try Ledger()
         defer { ledger.remove() }
