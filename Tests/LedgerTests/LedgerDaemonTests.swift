@@ -125,6 +125,34 @@ import TestSupport
         #expect(try await daemon.wait(timeout: .seconds(15)) == 0, "\(daemon.stderr.suffix(2000))")
     }
 
+    @Test func readinessSaysWhatIsNotReadyAndSparesTheTokenEndpoint() async throws {
+        let harness = try await DaemonHarness.start()
+        defer { Task { await harness.stop() } }
+        let daemon = try harness.launch("run", environment: ["COLT_ORDERS_STATUS_LISTEN": "127.0.0.1:0"], clientID: "not-our-client")
+        defer { daemon.signal(SIGKILL) }
+        var port = 0
+        try await eventually("the status endpoint listens") {
+            guard let line = daemon.stderr.split(separator: "\n").first(where: { $0.contains("status endpoint listening") }),
+                  let range = line.range(of: "address=127.0.0.1:") else { return false }
+            port = Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0
+            return port > 0
+        }
+        let tokenPath = "/authentication/v1/oauth/token"
+        func readyz() throws -> ProcessResult {
+            try run("/usr/bin/curl", ["-s", "-m", "5", "-w", "\n%{http_code}", "http://127.0.0.1:\(port)/readyz"])
+        }
+        let first = try readyz()
+        #expect(first.stdout.hasSuffix("\n503"), "\(first.stdout)")
+        #expect(first.stdout.contains("\"database\":\"ok\"") && first.stdout.contains("\"lock\":\"ok\""))
+        #expect(first.stdout.contains("\"token\":\"no Colt token:"), "\(first.stdout)")
+        #expect(!first.stdout.contains(harness.sandboxConfiguration.clientSecret), "never the secret")
+        let asked = await harness.sandbox.requestCount(path: tokenPath)
+        for _ in 0..<5 { #expect(try readyz().stdout.hasSuffix("\n503")) }
+        #expect(await harness.sandbox.requestCount(path: tokenPath) == asked, "failed checks are remembered for 30 s")
+        let health = try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/healthz"])
+        #expect(health.stdout == "200", "alive, though not ready")
+    }
+
     @Test func theStatusEndpointRefusesANonLoopbackAddress() async throws {
         let harness = try await DaemonHarness.start()
         defer { Task { await harness.stop() } }
