@@ -93,6 +93,35 @@ import TestSupport
         #expect(messages.firstIndex { $0.text.contains("READY=1") }! < messages.firstIndex { $0.text.contains("STOPPING=1") }!)
     }
 
+    /// WATCHDOG=1 comes from the engine's loop, not from a timer: while the loop is held up (here
+    /// by a slow token request, which it awaits) the pings stop, so systemd would restart a
+    /// daemon whose loop is stuck.
+    @Test func watchdogPingsStopWhileTheLoopIsHeldUp() async throws {
+        let numbers = londonNumbers(1, from: 3_400_000)
+        let harness = try await DaemonHarness.start {
+            $0.inventory = activated(numbers)
+            $0.faults = [.latency(milliseconds: 1800, path: .token)]
+        }
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        try harness.insert(returns(numbers))
+        let listener = try NotifyListener(path: harness.directory.file("notify.sock"))
+        defer { listener.stop() }
+        let daemon = try harness.launch("run", environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": ""])
+        defer { daemon.signal(SIGKILL) }
+        try await eventually(timeout: .seconds(10), "the row is accepted; stderr: \(daemon.stderr)") {
+            try harness.value("SELECT state FROM requests") == "in_progress"
+        }
+        try await Task.sleep(for: .milliseconds(600))
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.wait(timeout: .seconds(10)) == 0)
+        let pings = listener.messages.filter { $0.text == "WATCHDOG=1" }.map(\.at)
+        let gaps = zip(pings, pings.dropFirst()).map { $1 - $0 }
+        print("watchdog while the loop waits 1.8 s for a token: gaps \(gaps)")
+        #expect(gaps.contains { $0 >= .milliseconds(1500) }, "no ping while the loop was held up: \(gaps)")
+        #expect(gaps.last.map { $0 < .seconds(1) } == true, "pings resume once the loop turns again: \(gaps)")
+    }
+
     /// An abstract socket (`@name`) works too; a watchdog meant for another pid is not pinged.
     @Test func abstractNotifySocketAndWatchdogForAnotherPid() async throws {
         let harness = try await DaemonHarness.start()
