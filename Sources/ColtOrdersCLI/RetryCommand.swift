@@ -13,9 +13,12 @@ struct RetryCommand: ParsableCommand {
     @Argument(help: "The request's id.")
     var id: Int64
 
+    @Flag(help: "Send it again even though an earlier attempt's outcome is unknown (check with Colt first: it may hold an order already).")
+    var force = false
+
     func run() throws {
         let db = try options.openForWriting()
-        let entry = try ledgerAction { try Ledger.retry(db, id: id) }
+        let entry = try ledgerAction { try Ledger.retry(db, id: id, force: force) }
         print("request \(entry.id) queued again with tracking id \(entry.trackingID ?? "?") (earlier attempts stay in its history: colt-orders show \(entry.id))")
     }
 }

@@ -354,7 +354,11 @@ public enum Ledger {
     ///
     /// - Throws: ``LedgerError`` when there is no such row or it is in any other state.
     @discardableResult
-    public static func retry(_ db: Connection, id: Int64, now: Date = Date(), trackingID: TrackingID = .random()) throws -> LedgerEntry {
+    ///
+    /// A row whose earlier attempt's outcome is unknown (`outcome_unknown`) may already have an
+    /// order at Colt under its old tracking id; a new tracking id could then make a second
+    /// order. Such a row is sent again only with `force`, once the operator has checked.
+    public static func retry(_ db: Connection, id: Int64, now: Date = Date(), trackingID: TrackingID = .random(), force: Bool = false) throws -> LedgerEntry {
         try db.transaction(.immediate) {
             let stamp = Timestamp.string(now)
             let changed = try db.run("""
@@ -362,12 +366,15 @@ public enum Ledger {
                     next_attempt_at = NULL, first_attempt_at = NULL, order_id = NULL, order_status = NULL,
                     colt_code = NULL, updated_at = ?2,
                     last_error = 'sent again by an operator at ' || ?2 || coalesce(' (was ' || state || ': ' || last_error || ')', '')
-                WHERE id = ?1 AND state IN ('rejected', 'failed')
-                """, [.integer(id), .text(stamp), .text(trackingID.text)])
+                WHERE id = ?1 AND state IN ('rejected', 'failed') AND (outcome_unknown = 0 OR ?4)
+                """, [.integer(id), .text(stamp), .text(trackingID.text), force ? 1 : 0])
             guard let row = try entry(db, id: id) else {
                 throw LedgerError(.notFound, "request \(id): no such request (see `colt-orders list`)")
             }
             if changed == 1 { return row }
+            if ["rejected", "failed"].contains(row.state) {
+                throw LedgerError(.wrongState, "request \(id) cannot be retried yet: an earlier attempt's outcome is unknown, so Colt may already hold an order under tracking id \(row.trackingID ?? "?"); a new tracking id could make a second one. Check the numbers with Colt (colt-orders show \(id)), then `colt-orders retry --force \(id)`; nothing was changed")
+            }
             let why = switch row.state {
             case "queued", "submitting", "retrying": "it is \(row.state), still being worked on by the daemon"
             case "in_progress", "completed": "Colt accepted it (order \(row.orderID ?? "?"), state \(row.state))"

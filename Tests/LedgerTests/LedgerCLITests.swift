@@ -260,7 +260,8 @@ struct Ledger {
         #expect(Array(row[2...]) == ["0", "0", "-", "-"], "budget reset")
         #expect(try ledger.value("SELECT count(*) || ' ' || tracking_id FROM attempts WHERE request_id = 1") == "1 old-1", "history kept")
 
-        result = try ledger.cli("retry", "2")
+        // Row 2's outcome was unknown: only with --force (see RetryOfUnknownOutcomeTests).
+        result = try ledger.cli("retry", "--force", "2")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try ledger.value("SELECT state || ' ' || attempts || ' ' || outcome_unknown || ' ' || (tracking_id <> 'old-2') FROM requests WHERE id = 2") == "queued 0 0 1")
 
@@ -319,4 +320,27 @@ struct Ledger {
 /// The ids in the first column of a `list` table.
 func ids(_ table: String) -> [Int] {
     table.split(separator: "\n").dropFirst(2).compactMap { line in Int(line.split(separator: " ").first ?? "") }
+}
+
+@Suite struct RetryOfUnknownOutcomeTests {
+    /// A failed row whose outcome was unknown may already be an order at Colt: a new tracking
+    /// id could make a second one, so `retry` asks for `--force` and changes nothing without it.
+    @Test func retryOfARowWhoseOutcomeIsUnknownNeedsForce() throws {
+        let ledger = try Ledger()
+        defer { ledger.remove() }
+        try ledger.sql("""
+            INSERT INTO requests (action, country, range_start, tracking_id) VALUES ('return', 'GB', '+442081324758', 'first-id');
+            UPDATE requests SET state = 'failed', attempts = 12, outcome_unknown = 1, last_error = 'gave up after 12 attempts: HTTP 503' WHERE id = 1;
+            """)
+        let before = try ledger.snapshot()
+        var result = try ledger.cli("retry", "1")
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("outcome is unknown"), "\(result.stderr)")
+        #expect(result.stderr.contains("first-id"))
+        #expect(result.stderr.contains("retry --force 1"))
+        #expect(try ledger.snapshot() == before, "nothing changed")
+        result = try ledger.cli("retry", "--force", "1")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try ledger.value("SELECT state || ' ' || (tracking_id <> 'first-id') || ' ' || outcome_unknown FROM requests") == "queued 1 0")
+    }
 }
