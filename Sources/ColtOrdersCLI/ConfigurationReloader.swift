@@ -77,7 +77,7 @@ struct ConfigurationReloader: Service {
         }
         if changes.isEmpty { logger.notice("configuration unchanged") }
         logLevel.level = applied.logLevel
-        engine.reload(applied.engine)
+        engine.reload(watchdogAdjusted(applied.engine, notifier: notifier))
         let restart = changes.filter { !$0.reloadable }.map(\.key)
         notifier?.reloaded(restart.isEmpty ? "configuration reloaded" : "configuration reloaded; restart to apply \(restart.joined(separator: ", "))")
         return applied

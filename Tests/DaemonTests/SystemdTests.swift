@@ -148,14 +148,14 @@ import TestSupport
         let numbers = londonNumbers(1, from: 3_200_000)
         let harness = try await DaemonHarness.start { $0.inventory = activated(numbers) }
         defer { Task { await harness.stop() } }
-        func config(maxInFlight: Int, database: String) -> String {
+        func config(maxInFlight: Int, database: String, level: String = "info") -> String {
             """
             {
               "database": { "path": "\(database)" },
               "api": { "base_url": "\(harness.sandbox.baseURL)", "client_id": "\(harness.sandboxConfiguration.clientID)",
                        "client_secret_file": "\(harness.secretFile)" },
               "submit": { "max_in_flight": \(maxInFlight) },
-              "log": { "level": "info" }
+              "log": { "level": "\(level)" }
             }
             """
         }
@@ -165,6 +165,8 @@ import TestSupport
         var environment = DaemonHarness.fastEnvironment
         environment["COLT_ORDERS_SUBMIT_MAX_IN_FLIGHT"] = nil
         environment["NOTIFY_SOCKET"] = listener.path
+        environment["WATCHDOG_USEC"] = "1000000"
+        environment["WATCHDOG_PID"] = ""
         let daemon = try DaemonProcess(arguments: ["run", "--config", file], environment: environment, directory: harness.directory, name: "reload")
         defer { daemon.signal(SIGKILL) }
         try await eventually(timeout: .seconds(10), "READY=1; stderr: \(daemon.stderr)") { listener.contains("READY=1") }
@@ -190,12 +192,13 @@ import TestSupport
         #expect(!daemon.stderr.contains("needs a restart"), "nothing that needs a restart changed yet")
 
         let other = harness.directory.file("other.db")
-        try harness.directory.write("config.json", config(maxInFlight: 3, database: other))
+        try harness.directory.write("config.json", config(maxInFlight: 3, database: other, level: "warning"))
         try await reload()
         try await eventually(timeout: .seconds(5), "a restart warning for database.path") {
             daemon.stderr.split(separator: "\n").contains { $0.contains("WARNING setting changed but needs a restart") && $0.contains("setting=database.path") }
         }
         #expect(!FileManager.default.fileExists(atPath: other), "the running daemon keeps its database")
+        #expect(daemon.stderr.contains("NOTICE setting changed new=warning old=info setting=log.level"), "\(daemon.stderr)")
 
         try harness.directory.write("config.json", "{ \"submit\": { \"max_in_flight\": 0 } ")
         try await reload()
@@ -203,6 +206,8 @@ import TestSupport
             daemon.stderr.contains("new configuration refused; the running one is kept")
         }
         #expect(daemon.stderr.contains("ERROR configuration problem"), "each problem is logged")
+        let notices = daemon.stderr.split(separator: "\n").filter { $0.contains("NOTICE SIGHUP: reading the configuration again") }
+        #expect(notices.count == 2, "log.level warning applies from the second reload on: the third one logs no notice")
         #expect(listener.messages.last { $0.text.contains("READY=1") }?.text.contains("refused") == true)
 
         // Still working with the configuration it had: a row inserted now is submitted.
@@ -210,6 +215,12 @@ import TestSupport
         try await eventually(timeout: .seconds(10), "the row is accepted after the refused reload") {
             try harness.value("SELECT state FROM requests") == "in_progress"
         }
+        // Reloads keep the engine turning often enough for the watchdog (WATCHDOG_USEC 1 s).
+        try await Task.sleep(for: .seconds(2))
+        let firstReload = listener.messages.first { $0.text.contains("RELOADING=1") }!.at
+        let pings = listener.messages.filter { $0.text == "WATCHDOG=1" && $0.at > firstReload }.map(\.at)
+        let gaps = zip(pings, pings.dropFirst()).map { $1 - $0 }
+        #expect(pings.count >= 3 && gaps.allSatisfy { $0 < .seconds(1) }, "WATCHDOG=1 within WATCHDOG_USEC after reloads: \(gaps)")
         daemon.signal(SIGTERM)
         #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr)")
     }
