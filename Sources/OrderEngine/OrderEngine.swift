@@ -81,7 +81,7 @@ public struct OrderEngine: Service {
                 try await loop(state: state, wakeup: wakeup, group: &group)
                 // Stop claiming; give requests in flight their grace, then abandon them (they
                 // are recorded as interrupted and resumed with their own tracking id).
-                let deadline = ContinuousClock.now + configuration.shutdownGrace
+                let deadline = ContinuousClock.now + (await state.configuration.shutdownGrace)
                 while case let inFlight = await state.inFlight, inFlight > 0 {
                     if ContinuousClock.now >= deadline {
                         logger.warning("requests still in flight after the shutdown grace; abandoning them: they resume with their own tracking id at the next start",
@@ -115,6 +115,7 @@ public struct OrderEngine: Service {
                 ])
             }
             let clock = ContinuousClock.now
+            let pollInterval = await state.configuration.pollInterval
             observer?.alive()
             if clock - lastFigures >= .seconds(5) {
                 lastFigures = clock
@@ -122,7 +123,7 @@ public struct OrderEngine: Service {
             }
 
             // Other writers: a changed data_version means new or edited rows.
-            if state.takeFileChange() || clock - lastVersionCheck >= configuration.pollInterval {
+            if state.takeFileChange() || clock - lastVersionCheck >= pollInterval {
                 lastVersionCheck = clock
                 let version = try await queue.dataVersion()
                 if version != lastDataVersion {
@@ -144,11 +145,18 @@ public struct OrderEngine: Service {
             let plan = await state.plan(now: Date(), clock: clock, queueMayHaveWork: queueMayHaveWork)
             switch plan {
             case .wait(let until):
-                var timeout = configuration.pollInterval
+                var timeout = pollInterval
                 if let until { timeout = min(timeout, Date().distance(to: until).duration) }
                 if let nextRetry { timeout = min(timeout, Date().distance(to: nextRetry).duration) }
                 await wakeup.wait(timeout: max(timeout, .milliseconds(1)))
             case .claim(let count):
+                // Nothing due (say, only rows retrying later): no token is needed, so an idle or
+                // draining daemon never asks Colt for one in vain.
+                if try await !queue.hasDue(now: Date()) {
+                    queueMayHaveWork = false
+                    nextRetry = try await queue.earliestRetry()
+                    continue
+                }
                 // A token first: without one nothing can be sent, and no row spends an attempt.
                 do {
                     _ = try await tokens.token()
@@ -190,7 +198,7 @@ public struct OrderEngine: Service {
         case .credentialsRejected:
             let until = Date().addingTimeInterval(await state.configuration.credentialsRetryInterval.seconds)
             await state.pauseForCredentials(until: until)
-            logger.critical("COLT REFUSED THE CLIENT CREDENTIALS: all submissions are paused. Fix the client id or the secret file, then reload (SIGHUP) or restart", metadata: [
+            logger.critical("COLT REFUSED THE CLIENT CREDENTIALS: all submissions are paused. Fix the client id or the secret file, then restart the daemon", metadata: [
                 "error": "\(error.detail)", "retry_at": "\(Timestamp.string(until))",
             ])
             if mode == .drain {
@@ -225,7 +233,7 @@ public struct OrderEngine: Service {
             let retry = AttemptRecord(
                 claim: claim, endedAt: Date(), httpStatus: nil, outcome: "not_sent", detail: "not sent: no token: \(error.detail)",
                 responseBody: nil, durationMilliseconds: 0, mayHaveCreatedOrder: false,
-                transition: .retry(at: Date().addingTimeInterval(configuration.globalBackoff.initialPause.seconds), countsAsAttempt: false))
+                transition: .retry(at: Date().addingTimeInterval(await state.configuration.globalBackoff.initialPause.seconds), countsAsAttempt: false))
             do { try await queue.record(retry) } catch { await state.fail(error) }
             await state.finished()
             return

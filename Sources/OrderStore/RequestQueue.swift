@@ -226,6 +226,17 @@ public struct RequestQueue: Sendable {
         }
     }
 
+    /// Whether any row is due now: queued, or retrying with its time come.
+    public func hasDue(now: Date) async throws -> Bool {
+        let stamp = Timestamp.string(now)
+        return try await database.use { db in
+            try db.first("""
+                SELECT EXISTS (SELECT 1 FROM requests WHERE state = 'queued')
+                    OR EXISTS (SELECT 1 FROM requests WHERE state = 'retrying' AND next_attempt_at <= ?1)
+                """, [.text(stamp)]) { $0.int(0) != 0 } ?? false
+        }
+    }
+
     /// The earliest `next_attempt_at` of a retrying row, or `nil` when none waits.
     public func earliestRetry() async throws -> Date? {
         try await database.use { db in

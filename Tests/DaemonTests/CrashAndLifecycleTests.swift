@@ -86,6 +86,18 @@ import TestSupport
         #expect(await harness.sandbox.requestCount(path: orderPath) == 0)
     }
 
+    /// Nothing to send: `drain` ends at once without asking Colt for a token (it may be offline).
+    @Test func drainingAnEmptyQueueNeedsNoToken() async throws {
+        let directory = try TemporaryDirectory("empty")
+        defer { directory.remove() }
+        let secret = try directory.write("secret", "x\n")
+        let result = try run(builtBinary(), ["drain", "--database", directory.file("orders.db"), "--base-url", "http://127.0.0.1:9",
+                                             "--client-id", "c", "--client-secret-file", secret])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("drained"))
+        #expect(!result.stderr.contains("cannot get a token"), "\(result.stderr)")
+    }
+
     /// A token that expires mid-run: a new one at once, and the 401 is not an attempt.
     @Test func anExpiredTokenIsRenewedWithoutSpendingAnAttempt() async throws {
         let numbers = londonNumbers(2)
