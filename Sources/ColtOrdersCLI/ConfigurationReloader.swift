@@ -12,7 +12,7 @@ import UnixSignals
 /// - Applied at once: `submit.*`, `retry.*`, `backoff.*`, `credentials.retry_interval` (the
 ///   engine takes them at its next turn) and `log.level`. Each change is logged (notice).
 /// - Logged as needing a restart (warning), the running value kept: `database.path`, `api.*`
-///   (the client secret too) and `shutdown.grace`.
+///   (the client secret too).
 /// - A configuration with problems is refused: each problem is logged, and the running
 ///   configuration stays as it was.
 ///
@@ -64,8 +64,6 @@ struct ConfigurationReloader: Service {
 
         var applied = running
         applied.engine = new.engine
-        applied.engine.shutdownGrace = running.engine.shutdownGrace
-        applied.engine.pollInterval = running.engine.pollInterval
         applied.logLevel = new.logLevel
         let changes = Settings.changes(from: running, to: new)
         for change in changes where change.reloadable {
@@ -120,7 +118,8 @@ extension Settings {
         compare("backoff.initial_pause", true, \.engine.globalBackoff.initialPause, seconds)
         compare("backoff.max_pause", true, \.engine.globalBackoff.maxPause, seconds)
         compare("credentials.retry_interval", true, \.engine.credentialsRetryInterval, seconds)
-        compare("shutdown.grace", false, \.engine.shutdownGrace, seconds)
+        compare("shutdown.grace", true, \.engine.shutdownGrace, seconds)
+        compare("database.poll_interval", true, \.engine.pollInterval, seconds)
         compare("log.level", true, \.logLevel) { $0.rawValue }
         if let index = changes.firstIndex(where: { $0.key == "api.client_secret_file" }) {
             changes[index].old = "(the secret read at start)"

@@ -139,12 +139,13 @@ import TestSupport
         let numbers = londonNumbers(1)
         let harness = try await DaemonHarness.start { $0.inventory = activated(numbers) }
         defer { Task { await harness.stop() } }
-        let daemon = try harness.launch("run")
+        // The fallback check every 60 s cannot be what finds the row: the file event does.
+        let daemon = try harness.launch("run", environment: ["COLT_ORDERS_DATABASE_POLL_INTERVAL": "60"])
         defer { daemon.signal(SIGKILL) }
         try await eventually("the daemon is up") { daemon.stderr.contains("colt-orders started") }
         try await Task.sleep(for: .milliseconds(300))
         try harness.insert(returns(numbers))
-        try await eventually(timeout: .seconds(3), "the row reaches Colt") {
+        try await eventually(timeout: .seconds(10), "the row reaches Colt") {
             await harness.sandbox.requestCount(path: orderPath) == 1
         }
         daemon.signal(SIGTERM)
