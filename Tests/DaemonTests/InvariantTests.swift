@@ -202,6 +202,30 @@ let orderPath = "/numberManagement/v1/return/order"
         #expect(!check.stdout.contains("s3cr3t"), "\(check.stdout)")
     }
 
+    /// Invariant 8, the cause: no transaction is held across a network call. While requests
+    /// hang in Colt for 8 s, an operator's INSERT (waiting at most 5 s for the lock) goes through.
+    @Test func noTransactionIsHeldAcrossANetworkCall() async throws {
+        let numbers = londonNumbers(4)
+        let harness = try await DaemonHarness.start {
+            $0.inventory = activated(numbers)
+            $0.faults = [.latency(milliseconds: 8000, path: .order)]
+        }
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        try harness.insert(returns(Array(numbers.prefix(3))))
+        let daemon = try harness.launch("run", environment: ["COLT_ORDERS_API_REQUEST_TIMEOUT": "20"])
+        defer { daemon.signal(SIGKILL) }
+        try await eventually("three requests are in flight") {
+            await harness.sandbox.requestCount(path: orderPath) == 3
+        }
+        let started = ContinuousClock.now
+        let insert = try harness.sqlite("INSERT INTO requests (action, country, range_start, service_profile) VALUES ('return', 'GB', '\(numbers[3])', 'ANH')")
+        #expect(insert.status == 0, "\(insert.stderr)")
+        #expect(ContinuousClock.now - started < .seconds(4), "the INSERT did not wait for the requests in flight")
+        let states = try harness.rows("SELECT id, state FROM requests ORDER BY id").map { $0.joined(separator: ":") }
+        #expect(states.prefix(3) == ["1:submitting", "2:submitting", "3:submitting"], "the first three were still in flight: \(states)")
+    }
+
     /// Invariant 8: the operator's INSERTs are never refused as locked while the daemon drains.
     @Test func operatorInsertsAreNeverRefusedWhileTheDaemonDrains() async throws {
         let numbers = londonNumbers(600)
