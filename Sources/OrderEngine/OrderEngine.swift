@@ -37,6 +37,7 @@ public struct OrderEngine: Service {
     let wakeup = Wakeup()
     let reloaded = ReloadBox()
     let metrics = EngineMetrics()
+    let recorder: RecordBatcher
 
     /// - Parameter observer: told of the engine's progress (readiness, figures, liveness), for
     ///   systemd's notify protocol or metrics; may be `nil`.
@@ -45,6 +46,7 @@ public struct OrderEngine: Service {
         logger: Logger, observer: (any EngineObserver)? = nil
     ) {
         queue = RequestQueue(database: database)
+        recorder = RecordBatcher(queue: queue, logger: logger)
         databasePath = database.path
         self.api = api
         self.tokens = tokens
@@ -222,7 +224,7 @@ public struct OrderEngine: Service {
             if result.outcome == .unauthorized {
                 // The token was refused: a new one, and the same request again at once; not an attempt.
                 await tokens.invalidate(token)
-                try await queue.record(record(for: claim, result: result, transition: .resendNow))
+                try await recorder.record(record(for: claim, result: result, transition: .resendNow))
                 claim = try await queue.reopen(claim, now: Date())
                 let fresh = try await tokens.token()
                 result = await api.submit(claim.request, trackingID: claim.trackingID, token: fresh)
@@ -234,7 +236,7 @@ public struct OrderEngine: Service {
                 claim: claim, endedAt: Date(), httpStatus: nil, outcome: "not_sent", detail: "not sent: no token: \(error.detail)",
                 responseBody: nil, durationMilliseconds: 0, mayHaveCreatedOrder: false,
                 transition: .retry(at: Date().addingTimeInterval(await state.configuration.globalBackoff.initialPause.seconds), countsAsAttempt: false))
-            do { try await queue.record(retry) } catch { await state.fail(error) }
+            do { try await recorder.record(retry) } catch { await state.fail(error) }
             await state.finished()
             return
         } catch {
@@ -245,7 +247,7 @@ public struct OrderEngine: Service {
 
         let transition = await decide(claim, result: result, state: state)
         do {
-            try await queue.record(record(for: claim, result: result, transition: transition))
+            try await recorder.record(record(for: claim, result: result, transition: transition))
             log(claim, result: result, transition: transition)
             metrics.record(result, transition: transition)
         } catch {

@@ -87,7 +87,7 @@ struct TransportTests {
         defer { transport.shutdown() }
         let started = ContinuousClock.now
         let exchange = await get(transport, server.baseURL + "/", timeout: .milliseconds(500))
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(ContinuousClock.now - started < .seconds(20), "it gave up instead of waiting for ever")
         #expect(exchange.status == nil)
         #expect(exchange.transportError?.kind == .timeout)
         #expect(exchange.transportError?.curlCode == 28)

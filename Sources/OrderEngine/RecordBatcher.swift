@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import OrderStore
+import Synchronization
+
+/// Group commit for attempt records: outcomes that arrive while one transaction is being
+/// written go together into the next one, so the daemon pays one fsync per batch instead of
+/// one per request. The first submission to arrive writes (the leader); later ones wait for
+/// their record to be committed. A database locked by another process is waited for, never
+/// taken as a failure: nothing was written, so writing again is safe.
+final class RecordBatcher: Sendable {
+    private struct State {
+        var writing = false
+        var pending: [(record: AttemptRecord, written: CheckedContinuation<Bool, any Error>)] = []
+    }
+
+    private let state = Mutex(State())
+    private let queue: RequestQueue
+    private let logger: Logger
+
+    init(queue: RequestQueue, logger: Logger) {
+        self.queue = queue
+        self.logger = logger
+    }
+
+    /// Returns once `record` is committed; throws when its transaction failed.
+    func record(_ record: AttemptRecord) async throws {
+        while true {
+            let lead = state.withLock { state -> Bool in
+                if state.writing { return false }
+                state.writing = true
+                return true
+            }
+            if lead {
+                try await write(first: record)
+                return
+            }
+            // `false`: the leader finished before this record could join it; lead instead.
+            let written = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
+                let joined = state.withLock { state -> Bool in
+                    guard state.writing else { return false }
+                    state.pending.append((record, continuation))
+                    return true
+                }
+                if !joined { continuation.resume(returning: false) }
+            }
+            if written { return }
+        }
+    }
+
+    /// Writes the leader's record and everything that queues up meanwhile, batch after batch,
+    /// until nothing is pending; then hands leadership back.
+    private func write(first: AttemptRecord) async throws {
+        var own: Result<Void, any Error>?
+        var batch = [first]
+        var waiters: [CheckedContinuation<Bool, any Error>] = []
+        while true {
+            let joined = state.withLock { state in
+                defer { state.pending.removeAll() }
+                return state.pending
+            }
+            batch += joined.map(\.record)
+            waiters += joined.map(\.written)
+            if batch.isEmpty {
+                let done = state.withLock { state -> Bool in
+                    guard state.pending.isEmpty else { return false }
+                    state.writing = false
+                    return true
+                }
+                if done { break }
+                continue
+            }
+            let result = await Result(catching: { try await commitWaitingWhileBusy(batch) })
+            for waiter in waiters { waiter.resume(with: result.map { true }) }
+            if own == nil { own = result }
+            batch.removeAll()
+            waiters.removeAll()
+        }
+        try own?.get()
+    }
+
+    private func commitWaitingWhileBusy(_ batch: [AttemptRecord]) async throws {
+        var warned = false
+        while true {
+            do {
+                try await queue.record(batch)
+                if warned { logger.notice("the database lock was released; outcomes recorded", metadata: ["records": "\(batch.count)"]) }
+                return
+            } catch let error as DatabaseError where error.isBusy {
+                if !warned {
+                    logger.warning("the database is locked by another process; waiting to record outcomes", metadata: [
+                        "records": "\(batch.count)", "error": "\(error)",
+                    ])
+                    warned = true
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
