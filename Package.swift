@@ -116,7 +116,7 @@ let package = Package(
 
         .testTarget(
             name: "ColtModelTests",
-            dependencies: ["ColtModel"],
+            dependencies: ["ColtModel", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,21 +1,11 @@
 import ColtModel
 import Foundation
 import Testing
+import TestSupport
 
 /// E164Number, NumberRange and TrackingID against an independent reference: the spec's
 /// patterns through NSRegularExpression, plus its length rules. Fixed seed, bounded time.
 @Suite struct ValidationFuzzTests {
-    /// SplitMix64: deterministic, so a failure replays from the seed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// The spec's words, nothing of the implementation: the pattern must match the whole text.
     struct Reference {

@@ -8,16 +8,7 @@ import TestSupport
 /// must agree: a row the schema admits is one the daemon can send, and the other way round.
 /// Thousands of generated values, fixed seed, through the real sqlite3 CLI.
 @Suite struct SchemaFuzzTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+
 
     static let pieces = ["+", "+", "0", "1", "4", "9", "44", "2081", "00000", "99999", " ", "\n", "a", "４", "é", "\u{0}", "'", "%", "*", "[", "?"]
 
