@@ -14,39 +14,6 @@ func canMountTmpfs() -> Bool {
     return true
 }
 
-/// The real binary run as `nobody` (uid 65534), for file modes to bind it.
-final class NobodyProcess: @unchecked Sendable {
-    let process = Process()
-    let stderrPath: String
-
-    init(arguments: [String], stderrPath: String) throws {
-        self.stderrPath = stderrPath
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", builtBinary()] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(DaemonHarness.fastEnvironment) { $1 }
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-    }
-
-    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
-    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
-
-    func wait(timeout: Duration = .seconds(30)) async throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                kill(process.processIdentifier, SIGKILL)
-                throw TestFailure("colt-orders (as nobody) did not exit within \(timeout): \(stderr.suffix(2000))")
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return process.terminationStatus
-    }
-}
-
 /// The database misbehaving under the daemon: another process holding the write lock, the file
 /// removed or made read-only, the disk full; and rows that slipped past the insert-time checks.
 @Suite(.serialized) struct DatabaseFaultTests {
@@ -153,8 +120,10 @@ final class NobodyProcess: @unchecked Sendable {
         for file in try FileManager.default.contentsOfDirectory(atPath: harness.directory.path) {
             chown(harness.directory.file(file), 65534, 65534)
         }
-        func launchAsNobody(_ command: String, name: String) throws -> NobodyProcess {
-            try NobodyProcess(arguments: harness.arguments(command), stderrPath: harness.directory.file("\(name).err"))
+        // The real binary run as `nobody` (uid 65534), for file modes to bind it.
+        func launchAsNobody(_ command: String, name: String) throws -> DaemonProcess {
+            try DaemonProcess(arguments: harness.arguments(command), environment: DaemonHarness.fastEnvironment, directory: harness.directory,
+                              name: name, launcher: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
         }
         let daemon = try launchAsNobody("run", name: "nobody")
         defer { daemon.signal(SIGKILL) }

@@ -243,7 +243,7 @@ import TestSupport
             let stream = journal ? "\(info.st_dev):\(info.st_ino)" : "\(info.st_dev):\(info.st_ino + 1)"
             let status = try await runWaiting(builtBinary(), harness.arguments("drain", clientID: "wrong-client"),
                                               environment: DaemonHarness.fastEnvironment.merging(["JOURNAL_STREAM": stream, "NOTIFY_SOCKET": ""]) { $1 },
-                                              stderr: log)
+                                              stderr: log, directory: harness.directory)
             #expect(status == 1, "drain fails on refused credentials")
             let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
             let started = lines.first { $0.contains("colt-orders started") }
@@ -270,7 +270,7 @@ import TestSupport
             let command = ([builtBinary()] + arguments).map { "'\($0)'" }.joined(separator: " ")
             let log = harness.directory.file("umask-\(mask).err")
             FileManager.default.createFile(atPath: log, contents: nil)
-            let status = try await runWaiting("/bin/sh", ["-c", "umask \(mask) && exec \(command)"], environment: DaemonHarness.fastEnvironment, stderr: log)
+            let status = try await runWaiting("/bin/sh", ["-c", "umask \(mask) && exec \(command)"], environment: DaemonHarness.fastEnvironment, stderr: log, directory: harness.directory)
             #expect(status == 0, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
             var info = stat()
             #expect(stat(database, &info) == 0)
@@ -282,27 +282,11 @@ import TestSupport
     }
 }
 
-/// Runs a process to its end without blocking a thread of the cooperative pool (which the
-/// in-process sandbox needs to answer it), its stderr going to the file `stderr`.
+/// Runs a process to its end, its stderr going to the file `stderr`.
 func runWaiting(_ executable: String, _ arguments: [String], environment: [String: String], stderr: String,
-                timeout: Duration = .seconds(20)) async throws -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    process.standardError = FileHandle(forWritingAtPath: stderr)
-    process.standardOutput = FileHandle.nullDevice
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let deadline = ContinuousClock.now + timeout
-    while process.isRunning {
-        if ContinuousClock.now > deadline {
-            kill(process.processIdentifier, SIGKILL)
-            throw TestFailure("\(executable) \(arguments) did not exit within \(timeout)")
-        }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    return process.terminationStatus
+                directory: TemporaryDirectory, timeout: Duration = .seconds(20)) async throws -> Int32 {
+    try await DaemonProcess(command: [executable] + arguments, environment: environment, directory: directory, stderrPath: stderr)
+        .wait(timeout: timeout)
 }
 
 /// A Unix datagram socket standing in for systemd's notify socket: records every message

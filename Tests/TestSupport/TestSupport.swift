@@ -95,29 +95,37 @@ public func eventually(timeout: Duration = .seconds(20), _ what: String, _ condi
     throw TestFailure("timed out after \(timeout) waiting for: \(what)")
 }
 
-/// A running `colt-orders` process (the real binary), its output going to files.
+/// A running process (by default the real `colt-orders` binary), its output going to files.
 public final class DaemonProcess: @unchecked Sendable {
     // @unchecked: `process` is only started in init and then read (pid, status), which Process allows from any thread.
     public let process: Process
     public let stdoutPath: String
     public let stderrPath: String
 
-    public init(arguments: [String], environment: [String: String] = [:], directory: TemporaryDirectory, name: String = "daemon") throws {
+    /// Starts `command` (the executable, then its arguments) with `environment` added to ours;
+    /// stdout and stderr go to files in `directory` (stderr to `stderrPath` when given).
+    public init(command: [String], environment: [String: String] = [:], directory: TemporaryDirectory,
+                name: String = "daemon", stderrPath: String? = nil) throws {
         process = Process()
-        process.executableURL = URL(fileURLWithPath: builtBinary())
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env.merge(environment) { $1 }
-        process.environment = env
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let stamp = UUID().uuidString.prefix(6)
         stdoutPath = directory.file("\(name)-\(stamp).out")
-        stderrPath = directory.file("\(name)-\(stamp).err")
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        self.stderrPath = stderrPath ?? directory.file("\(name)-\(stamp).err")
+        for path in [stdoutPath, self.stderrPath] where !FileManager.default.fileExists(atPath: path) {
+            FileManager.default.createFile(atPath: path, contents: nil)
+        }
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        process.standardError = FileHandle(forWritingAtPath: self.stderrPath)
         process.standardInput = FileHandle.nullDevice
         try process.run()
+    }
+
+    /// Starts the real binary with `arguments`, behind `launcher` when given (e.g. `setpriv …`).
+    public convenience init(arguments: [String], environment: [String: String] = [:], directory: TemporaryDirectory,
+                            name: String = "daemon", launcher: [String] = []) throws {
+        try self.init(command: launcher + [builtBinary()] + arguments, environment: environment, directory: directory, name: name)
     }
 
     public var pid: Int32 { process.processIdentifier }
@@ -133,7 +141,7 @@ public final class DaemonProcess: @unchecked Sendable {
         while process.isRunning {
             if ContinuousClock.now > deadline {
                 kill(process.processIdentifier, SIGKILL)
-                throw TestFailure("colt-orders did not exit within \(timeout); stderr:\n\(stderr.suffix(3000))")
+                throw TestFailure("\(process.executableURL?.lastPathComponent ?? "the process") did not exit within \(timeout); stderr:\n\(stderr.suffix(3000))")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
