@@ -191,6 +191,22 @@ public struct ColtAPI: Sendable {
     /// the answer (at any depth) for an object whose `trackingId` is ours and that carries an order
     /// id (`id` or `orderId`). Returns that id, or `nil` when there is none or anything fails.
     public func findOrder(trackingID: TrackingID, range: NumberRange, token: BearerToken) async -> String? {
+        if case .found(let id) = await lookUpOrder(trackingID: trackingID, range: range, token: token) { return id }
+        return nil
+    }
+
+    /// What a lookup of the order made under a tracking id found.
+    public enum OrderLookup: Sendable, Equatable {
+        /// Colt's inventory names an order under the tracking id.
+        case found(String)
+        /// Colt answered, and no order carries the tracking id.
+        case notFound
+        /// The lookup itself failed (transport, status, unparseable answer): nothing is known.
+        case failed(String)
+    }
+
+    /// ``findOrder(trackingID:range:token:)``, telling "no such order" from "could not look".
+    public func lookUpOrder(trackingID: TrackingID, range: NumberRange, token: BearerToken) async -> OrderLookup {
         let query = "numberRangeStart=\(Self.queryEncoded(range.start.text))&numberRangeEnd=\(Self.queryEncoded(range.end.text))"
         let http = makeRequest(
             method: "GET", path: Self.numberPath + "?" + query,
@@ -203,23 +219,25 @@ public struct ColtAPI: Sendable {
         let exchange = await transport.perform(http)
         let metadata: Logger.Metadata = ["tracking_id": "\(trackingID)", "range": "\(range)"]
         if let error = exchange.transportError {
-            logger.debug("order lookup failed: \(Self.redact(error.message, [token.secret.value]))", metadata: metadata)
-            return nil
+            let text = Self.redact(error.message, [token.secret.value])
+            logger.debug("order lookup failed: \(text)", metadata: metadata)
+            return .failed(text)
         }
         guard let status = exchange.status, (200...299).contains(status) else {
-            logger.debug("order lookup: HTTP \(exchange.status.map(String.init) ?? "-")", metadata: metadata)
-            return nil
+            let text = "HTTP \(exchange.status.map(String.init) ?? "-")"
+            logger.debug("order lookup: \(text)", metadata: metadata)
+            return .failed(text)
         }
         guard let json = JSONValue.parse(exchange.body) else {
             logger.debug("order lookup: the answer is not JSON", metadata: metadata)
-            return nil
+            return .failed("the answer is not JSON")
         }
         guard let id = Self.orderID(for: trackingID.text, in: json) else {
             logger.debug("order lookup: no order with our tracking id", metadata: metadata)
-            return nil
+            return .notFound
         }
         logger.debug("order lookup found order \(id)", metadata: metadata)
-        return id
+        return .found(id)
     }
 
     /// The order id in the first object (depth first) whose tracking id is `trackingID`.

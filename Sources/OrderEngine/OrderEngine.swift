@@ -78,7 +78,7 @@ public struct OrderEngine: Service {
         defer { watcher.stop() }
         observer?.ready()
 
-        try await withGracefulShutdownHandler {
+        try await withTaskCancellationOrGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await loop(state: state, wakeup: wakeup, group: &group)
                 // Stop claiming; give requests in flight their grace, then abandon them (they
@@ -94,7 +94,8 @@ public struct OrderEngine: Service {
                     await wakeup.wait(timeout: ContinuousClock.now.duration(to: deadline))
                 }
             }
-        } onGracefulShutdown: { [observer] in
+        } onCancelOrGracefulShutdown: { [observer] in
+            // A graceful shutdown, or the service group cancelling (another service failed).
             observer?.stopping()
             state.requestStop()
         }
@@ -108,7 +109,7 @@ public struct OrderEngine: Service {
         var lastFigures = ContinuousClock.now - .seconds(60)
         var lastVersionCheck = ContinuousClock.now
 
-        while !state.stopRequested {
+        while !state.stopRequested && !Task.isCancelled {
             if let failure = await state.fatalError { throw failure }
             if let configuration = reloaded.take() {
                 await state.reconfigure(configuration)
@@ -156,7 +157,7 @@ public struct OrderEngine: Service {
                 // draining daemon never asks Colt for one in vain.
                 if try await !queue.hasDue(now: Date()) {
                     queueMayHaveWork = false
-                    nextRetry = try await queue.earliestRetry()
+                    nextRetry = try await queue.earliestRetry(after: Date())
                     continue
                 }
                 // A token first: without one nothing can be sent, and no row spends an attempt.
@@ -179,7 +180,7 @@ public struct OrderEngine: Service {
                 }
                 if batch.claimed.count < count {
                     queueMayHaveWork = false
-                    nextRetry = try await queue.earliestRetry()
+                    nextRetry = try await queue.earliestRetry(after: Date())
                 }
                 await state.started(batch.claimed.count, clock: clock)
                 metrics.inFlight.record(await state.inFlight)
@@ -225,7 +226,7 @@ public struct OrderEngine: Service {
                 // The token was refused: a new one, and the same request again at once; not an attempt.
                 await tokens.invalidate(token)
                 try await recorder.record(record(for: claim, result: result, transition: .resendNow))
-                claim = try await queue.reopen(claim, now: Date())
+                claim = try await recorder.reopen(claim)
                 let fresh = try await tokens.token()
                 result = await api.submit(claim.request, trackingID: claim.trackingID, token: fresh)
             }
@@ -239,17 +240,40 @@ public struct OrderEngine: Service {
             do { try await recorder.record(retry) } catch { await state.fail(error) }
             await state.finished()
             return
+        } catch is CancellationError {
+            // Stopping while the database was locked: the row stays `submitting` and resumes,
+            // with its own tracking id, at the next start.
+            await state.finished()
+            return
         } catch {
             await state.fail(error)
             await state.finished()
             return
         }
 
-        let transition = await decide(claim, result: result, state: state)
+        // Abandoned at the end of the shutdown grace (or the service group was cancelled): the
+        // answer never came, so nothing is known. The row waits for the next start, spending no
+        // attempt, and neither the breaker nor a lookup hears of it.
+        let transition: AttemptRecord.Transition
+        if Task.isCancelled {
+            result.detail = "interrupted: the daemon stopped before Colt answered (\(result.detail)); resent with the same tracking id at the next start"
+            transition = .retry(at: Date(), countsAsAttempt: false)
+            do {
+                try await recorder.record(record(for: claim, result: result, transition: transition, outcome: "interrupted"))
+            } catch is CancellationError {
+            } catch {
+                await state.fail(error)
+            }
+            await state.finished()
+            return
+        }
+        transition = await decide(claim, result: result, state: state)
         do {
             try await recorder.record(record(for: claim, result: result, transition: transition))
             log(claim, result: result, transition: transition)
             metrics.record(result, transition: transition)
+        } catch is CancellationError {
+            // Stopping while the database was locked: resumed at the next start, as below.
         } catch {
             logger.critical("cannot record an attempt's outcome; it will be resumed with its own tracking id at the next start", metadata: [
                 "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "error": "\(error)",
@@ -272,14 +296,27 @@ public struct OrderEngine: Service {
             // earlier attempt whose answer was lost, or a resend libcurl made by itself on a
             // reused connection that died, may have created it, and Colt now refuses the
             // repeat because the numbers moved on. Refusals are rare; one lookup each is cheap.
-            if let token = try? await tokens.token(),
-               let orderID = await api.findOrder(trackingID: claim.trackingID, range: claim.request.range, token: token) {
+            let lookup: ColtAPI.OrderLookup
+            do {
+                lookup = await api.lookUpOrder(trackingID: claim.trackingID, range: claim.request.range, token: try await tokens.token())
+            } catch {
+                lookup = .failed("no token: \(error.detail)")
+            }
+            switch lookup {
+            case .found(let orderID):
                 logger.notice("Colt refused a resend, but an earlier attempt under this tracking id had created the order", metadata: [
                     "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "order_id": "\(orderID)",
                 ])
                 return .accepted(orderID: orderID, orderStatus: "In progress")
+            case .failed(let why) where claim.outcomeUnknown || result.sends > 1:
+                // An order may exist and the lookup could not say: a refusal is not final yet.
+                logger.warning("Colt refused a resend and the order lookup failed; trying again later", metadata: [
+                    "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "lookup": "\(why)",
+                ])
+                return retryOrFail(claim, retryAfter: nil, now: now, policy: await state.configuration.retry)
+            case .failed, .notFound:
+                return .rejected(coltCode: result.coltError?.code)
             }
-            return .rejected(coltCode: result.coltError?.code)
         case .unauthorized:
             // A second 401 with a fresh token: the credentials are wrong. Pause everything.
             let until = now.addingTimeInterval(await state.configuration.credentialsRetryInterval.seconds)
@@ -293,7 +330,9 @@ public struct OrderEngine: Service {
             return .retry(at: until, countsAsAttempt: false)
         case .throttled, .serverError, .notSent, .timeout, .connectionLost, .badResponse:
             if result.outcome == .throttled, let retryAfter = result.retryAfter {
-                await state.pauseAll(until: now.addingTimeInterval(retryAfter.seconds))
+                // Capped like a row's own wait: a gateway's skewed clock cannot stop everything for days.
+                let pause = min(retryAfter, await state.configuration.retry.maxDelay)
+                await state.pauseAll(until: now.addingTimeInterval(pause.seconds))
             }
             if let pause = await state.apiFailed(now: now, retryAfter: result.retryAfter) {
                 metrics.globalPauses.increment()
@@ -301,19 +340,23 @@ public struct OrderEngine: Service {
                     "pause": "\(pause)", "last_error": "\(result.detail)",
                 ])
             }
-            let attempts = claim.attempt
-            let age = now.timeIntervalSince(claim.firstAttemptAt)
-            let policy = await state.configuration.retry
-            if attempts >= policy.maxAttempts || age >= policy.maxAge.seconds {
-                return .failed
-            }
-            var generator = SystemRandomNumberGenerator()
-            let delay = policy.delay(afterAttempt: attempts, retryAfter: result.retryAfter, using: &generator)
-            return .retry(at: now.addingTimeInterval(delay.seconds), countsAsAttempt: true)
+            return retryOrFail(claim, retryAfter: result.retryAfter, now: now, policy: await state.configuration.retry)
         }
     }
 
-    private func record(for claim: ClaimedRequest, result: AttemptResult, transition: AttemptRecord.Transition) -> AttemptRecord {
+    /// Another attempt after the backoff, or `failed` when the row's budget (count or age) is spent.
+    private func retryOrFail(_ claim: ClaimedRequest, retryAfter: Duration?, now: Date, policy: RetryPolicy) -> AttemptRecord.Transition {
+        let age = now.timeIntervalSince(claim.firstAttemptAt)
+        if claim.attempt >= policy.maxAttempts || age >= policy.maxAge.seconds {
+            return .failed
+        }
+        var generator = SystemRandomNumberGenerator()
+        let delay = policy.delay(afterAttempt: claim.attempt, retryAfter: retryAfter, using: &generator)
+        return .retry(at: now.addingTimeInterval(delay.seconds), countsAsAttempt: true)
+    }
+
+    private func record(for claim: ClaimedRequest, result: AttemptResult, transition: AttemptRecord.Transition,
+                        outcome: String? = nil) -> AttemptRecord {
         var detail = result.detail
         switch transition {
         case .failed:
@@ -327,11 +370,11 @@ public struct OrderEngine: Service {
             break
         }
         return AttemptRecord(
-            claim: claim, endedAt: Date(), httpStatus: result.httpStatus, outcome: result.outcome.name,
+            claim: claim, endedAt: Date(), httpStatus: result.httpStatus, outcome: outcome ?? result.outcome.name,
             coltCode: result.coltError?.code, coltReason: result.coltError?.reason, coltMessage: result.coltError?.message,
             detail: detail, responseBody: result.responseBody.isEmpty ? nil : result.responseBody,
             durationMilliseconds: Int(result.duration.seconds * 1000),
-            mayHaveCreatedOrder: result.outcome.mayHaveCreatedOrder || result.sends > 1, transition: transition)
+            mayHaveCreatedOrder: result.outcome.mayHaveCreatedOrder || result.sends > 1 || outcome == "interrupted", transition: transition)
     }
 
     private func log(_ claim: ClaimedRequest, result: AttemptResult, transition: AttemptRecord.Transition) {

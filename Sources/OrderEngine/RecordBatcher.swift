@@ -79,17 +79,28 @@ final class RecordBatcher: Sendable {
         try own?.get()
     }
 
+    /// ``RequestQueue/reopen(_:now:)`` (a fresh journal row after a 401), waiting out a locked database.
+    func reopen(_ claim: ClaimedRequest) async throws -> ClaimedRequest {
+        try await waitingWhileBusy("open a journal row") { try await self.queue.reopen(claim, now: Date()) }
+    }
+
     private func commitWaitingWhileBusy(_ batch: [AttemptRecord]) async throws {
+        try await waitingWhileBusy("record outcomes", count: batch.count) { try await self.queue.record(batch) }
+    }
+
+    /// Runs `write` until it does not meet a lock held by another process (each try is one
+    /// transaction that either committed or wrote nothing, so trying again is safe).
+    private func waitingWhileBusy<T: Sendable>(_ what: String, count: Int = 1, _ write: @Sendable () async throws -> T) async throws -> T {
         var warned = false
         while true {
             do {
-                try await queue.record(batch)
-                if warned { logger.notice("the database lock was released; outcomes recorded", metadata: ["records": "\(batch.count)"]) }
-                return
+                let value = try await write()
+                if warned { logger.notice("the database lock was released", metadata: ["done": "\(what)", "records": "\(count)"]) }
+                return value
             } catch let error as DatabaseError where error.isBusy {
                 if !warned {
-                    logger.warning("the database is locked by another process; waiting to record outcomes", metadata: [
-                        "records": "\(batch.count)", "error": "\(error)",
+                    logger.warning("the database is locked by another process; waiting to \(what)", metadata: [
+                        "records": "\(count)", "error": "\(error)",
                     ])
                     warned = true
                 }

@@ -135,34 +135,30 @@ public struct RequestQueue: Sendable {
         let stamp = Timestamp.string(now)
         return try await database.use { db in
             try db.transaction {
-                // Queued rows (due at once) and retrying rows whose time has come, by id. A few
-                // more than wanted, so rows waiting behind an overlapping one do not block the rest.
-                let window = Int64(max(limit * 4, 32))
+                // Queued rows (due at once) and retrying rows whose time has come, in id order,
+                // leaving out any that must wait for an overlapping row (invariant 3): so the
+                // limit counts only rows that can go, and those behind a blocked one still do.
                 let candidates = try db.query("""
                     SELECT id FROM (
-                        SELECT id FROM requests WHERE state = 'queued' ORDER BY id LIMIT ?2
+                        SELECT id FROM requests r WHERE state = 'queued' AND \(Self.free) ORDER BY id LIMIT ?2
                     ) UNION SELECT id FROM (
-                        SELECT id FROM requests WHERE state = 'retrying' AND next_attempt_at <= ?1
+                        SELECT id FROM requests r WHERE state = 'retrying' AND next_attempt_at <= ?1 AND \(Self.free)
                         ORDER BY next_attempt_at LIMIT ?2
                     ) ORDER BY id LIMIT ?2
-                    """, [.text(stamp), .integer(window)]) { $0.integer(0) }
+                    """, [.text(stamp), .integer(Int64(limit))]) { $0.integer(0) }
                 var batch = ClaimBatch()
-                for id in candidates where batch.claimed.count < limit {
+                for id in candidates {
+                    // A candidate overlapping one claimed just before it in this batch waits too.
                     guard let row = try db.first("""
                         SELECT action, country, range_start, range_end, service_profile, tracking_id, attempts,
                                outcome_unknown, first_attempt_at
-                        FROM requests r WHERE id = ?1 AND NOT EXISTS (
-                            SELECT 1 FROM requests o
-                            WHERE o.state IN ('queued', 'submitting', 'retrying') AND o.id < r.id
-                              AND length(o.range_start) = length(r.range_start)
-                              AND o.range_start <= coalesce(r.range_end, r.range_start)
-                              AND coalesce(o.range_end, o.range_start) >= r.range_start)
+                        FROM requests r WHERE id = ?1 AND \(Self.free)
                         """, [.integer(id)], { row in
                             (action: row.text(0), country: row.text(1), start: row.text(2), end: row.text(3),
                              profile: row.text(4), trackingID: row.text(5), attempts: row.int(6),
                              unknown: row.int(7) != 0, firstAttempt: row.text(8))
                         })
-                    else { continue }  // waits for an earlier overlapping row
+                    else { continue }
                     let request: OrderRequest
                     let trackingID: TrackingID
                     do throws(ValidationError) {
@@ -193,6 +189,23 @@ public struct RequestQueue: Sendable {
             }
         }
     }
+
+    /// The SQL condition that request `r` may be sent now: no earlier row whose range overlaps
+    /// it is still waiting for Colt, and no later one is in flight (a row an operator sent
+    /// again with `retry` is older than rows queued since). Two scans of the partial indexes:
+    /// waiting rows below `r.id`, and the few rows `submitting`.
+    static let free = """
+        NOT EXISTS (SELECT 1 FROM requests o
+                    WHERE o.state IN ('queued', 'submitting', 'retrying') AND o.id < r.id
+                      AND length(o.range_start) = length(r.range_start)
+                      AND o.range_start <= coalesce(r.range_end, r.range_start)
+                      AND coalesce(o.range_end, o.range_start) >= r.range_start)
+        AND NOT EXISTS (SELECT 1 FROM requests o
+                    WHERE o.state = 'submitting' AND o.id > r.id
+                      AND length(o.range_start) = length(r.range_start)
+                      AND o.range_start <= coalesce(r.range_end, r.range_start)
+                      AND coalesce(o.range_end, o.range_start) >= r.range_start)
+        """
 
     /// Opens a fresh journal row for an immediate resend of a claimed request under a new
     /// token (after a 401); the row stays `submitting` and the attempt number is unchanged.
@@ -237,10 +250,12 @@ public struct RequestQueue: Sendable {
         }
     }
 
-    /// The earliest `next_attempt_at` of a retrying row, or `nil` when none waits.
-    public func earliestRetry() async throws -> Date? {
+    /// The earliest `next_attempt_at` after `now` of a retrying row, or `nil` when none waits.
+    /// (A row already due but waiting behind an overlapping one is woken by that one's end.)
+    public func earliestRetry(after now: Date) async throws -> Date? {
         try await database.use { db in
-            try db.first("SELECT min(next_attempt_at) FROM requests WHERE state = 'retrying'") { $0.text(0) }?
+            try db.first("SELECT min(next_attempt_at) FROM requests WHERE state = 'retrying' AND next_attempt_at > ?1",
+                         [.text(Timestamp.string(now))]) { $0.text(0) }?
                 .flatMap(Timestamp.date)
         }
     }
@@ -290,9 +305,9 @@ public struct RequestQueue: Sendable {
         case .rejected(let code):
             try db.run("""
                 UPDATE requests SET state = 'rejected', attempts = attempts + 1, last_error = ?2, colt_code = ?3,
-                    next_attempt_at = NULL, updated_at = ?4
+                    outcome_unknown = max(outcome_unknown, ?5), next_attempt_at = NULL, updated_at = ?4
                 WHERE id = ?1
-                """, [id, .text(record.detail), .text(code), .text(ended)])
+                """, [id, .text(record.detail), .text(code), .text(ended), unknown])
         case .resendNow:
             break
         case .failed:

@@ -69,6 +69,47 @@ import TestSupport
         #expect(try harness.value("SELECT count(*) FROM attempts WHERE ended_at IS NULL") == "0")
     }
 
+    /// Requests still unanswered when the shutdown grace ends are abandoned: recorded as
+    /// interrupted, no attempt spent, and resent with their own tracking id at the next start.
+    @Test func requestsAbandonedAtTheEndOfTheGraceResumeWithTheirTrackingID() async throws {
+        let numbers = londonNumbers(2)
+        let harness = try await DaemonHarness.start {
+            $0.inventory = activated(numbers)
+            $0.faults = [.latency(milliseconds: 10_000, path: .order, times: 2)]
+        }
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        try harness.insert(returns(numbers))
+        let daemon = try harness.launch("run", environment: ["COLT_ORDERS_SHUTDOWN_GRACE": "0.5", "COLT_ORDERS_API_REQUEST_TIMEOUT": "30"])
+        defer { daemon.signal(SIGKILL) }
+        try await eventually("both requests are in flight") { await harness.sandbox.requestCount(path: orderPath) == 2 }
+        let tracking = try harness.rows("SELECT tracking_id FROM requests ORDER BY id").map { $0[0] }
+        let started = ContinuousClock.now
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr.suffix(2000))")
+        #expect(ContinuousClock.now - started < .seconds(5), "the grace is 0.5 s")
+        #expect(try harness.rows("SELECT state, attempts FROM requests ORDER BY id") == [["retrying", "0"], ["retrying", "0"]])
+        #expect(try harness.rows("SELECT outcome FROM attempts ORDER BY id").map { $0[0] } == ["interrupted", "interrupted"])
+        // Colt (replaying tracking ids) created the orders meanwhile; the next start resends them.
+        try await eventually("the sandbox finished the slow requests") { await harness.sandbox.orders().count == 2 }
+        #expect(try await harness.drain().status == 0)
+        #expect(try harness.rows("SELECT state, tracking_id FROM requests ORDER BY id") == [["in_progress", tracking[0]], ["in_progress", tracking[1]]])
+        #expect(await harness.sandbox.orders().count == 2, "no second order")
+    }
+
+    /// Another of the daemon's services failing (the status endpoint's port is taken) stops the
+    /// daemon at once with the reason, instead of leaving the engine running on its own.
+    @Test func aFailingStatusEndpointStopsTheDaemon() async throws {
+        let harness = try await DaemonHarness.start()
+        defer { Task { await harness.stop() } }
+        let taken = "127.0.0.1:\(harness.sandbox.port)"
+        let daemon = try harness.launch("run", environment: ["COLT_ORDERS_STATUS_LISTEN": taken])
+        defer { daemon.signal(SIGKILL) }
+        let status = try await daemon.wait(timeout: .seconds(15))
+        #expect(status == 1)
+        #expect(daemon.stderr.contains("colt-orders stopped on an error"), "\(daemon.stderr.suffix(2000))")
+    }
+
     /// Wrong credentials: nothing is sent, no row spends an attempt, and the drain says why.
     @Test func wrongCredentialsPauseSubmissionsAndSpendNoAttempts() async throws {
         let numbers = londonNumbers(3)

@@ -58,6 +58,32 @@ import TestSupport
         #expect(try await queue.claimDue(now: Date(), limit: 10).claimed.map(\.id) == [2])
     }
 
+    @Test func anOlderRowSentAgainNeverRacesANewerOneInFlight() async throws {
+        try insert("+442081324758")   // 1: will fail, then be sent again by an operator
+        try insert("+442081324758")   // 2: the same number, queued later
+        let first = try #require(try await queue.claimDue(now: Date(), limit: 1).claimed.first)
+        try await queue.record(AttemptRecord(
+            claim: first, endedAt: Date(), httpStatus: 500, outcome: "server_error", detail: "HTTP 500", responseBody: nil,
+            durationMilliseconds: 5, mayHaveCreatedOrder: false, transition: .failed))
+        let second = try #require(try await queue.claimDue(now: Date(), limit: 1).claimed.first)
+        #expect(second.id == 2)
+        // `colt-orders retry 1` while row 2 is in flight: row 1 is older, yet it must wait.
+        _ = try sqlite3(path, "UPDATE requests SET state = 'queued', tracking_id = 'again-1', attempts = 0 WHERE id = 1")
+        #expect(try await queue.claimDue(now: Date(), limit: 10).claimed.isEmpty)
+        try await queue.record(AttemptRecord(
+            claim: second, endedAt: Date(), httpStatus: 201, outcome: "accepted", detail: "ok", responseBody: nil,
+            durationMilliseconds: 5, mayHaveCreatedOrder: false, transition: .accepted(orderID: "ORD-2", orderStatus: "In progress")))
+        #expect(try await queue.claimDue(now: Date(), limit: 10).claimed.map(\.id) == [1])
+    }
+
+    @Test func rowsBehindABlockedOneStillGo() async throws {
+        try insert("+442081324700", "+442081324799")   // 1: a range, in flight
+        for n in 0..<40 { try insert("+4420813247\(String(format: "%02d", n))") }   // 2-41: inside it
+        try insert("+442081329999")                    // 42: elsewhere
+        #expect(try await queue.claimDue(now: Date(), limit: 1).claimed.map(\.id) == [1])
+        #expect(try await queue.claimDue(now: Date(), limit: 4).claimed.map(\.id) == [42], "40 blocked rows do not hide row 42")
+    }
+
     @Test func aRetryingRowWaitsForItsTimeAndKeepsItsTrackingID() async throws {
         try insert("+442081324758")
         let claim = try #require(try await queue.claimDue(now: Date(), limit: 1).claimed.first)
