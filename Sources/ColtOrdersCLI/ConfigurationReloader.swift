@@ -121,6 +121,8 @@ extension Settings {
         compare("shutdown.grace", true, \.engine.shutdownGrace, seconds)
         compare("database.poll_interval", true, \.engine.pollInterval, seconds)
         compare("log.level", true, \.logLevel) { $0.rawValue }
+        compare("retention.days", false, \.retentionDays) { $0.map(String.init) ?? "(off)" }
+        compare("status.listen", false, \.statusListen) { $0.map { "\($0)" } ?? "(off)" }
         if let index = changes.firstIndex(where: { $0.key == "api.client_secret_file" }) {
             changes[index].old = "(the secret read at start)"
             changes[index].new = "(a different secret)"

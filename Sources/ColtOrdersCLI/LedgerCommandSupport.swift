@@ -87,7 +87,8 @@ func parseAge(_ text: String) -> TimeInterval? {
     guard let last = trimmed.last else { return nil }
     let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
     let (digits, unit) = last.isNumber ? (Substring(trimmed), 86400.0) : (trimmed.dropLast(), units[last] ?? -1)
-    guard unit > 0, let value = Double(digits), value >= 0, value.isFinite else { return nil }
+    // At most 100 years: beyond that no timestamp is meaningful (and time_t would overflow).
+    guard unit > 0, let value = Double(digits), value >= 0, value.isFinite, value * unit <= 36_500 * 86_400 else { return nil }
     return value * unit
 }
 

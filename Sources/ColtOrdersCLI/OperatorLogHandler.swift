@@ -28,7 +28,7 @@ struct OperatorLogHandler: LogHandler {
         var fields = metadata
         fields.merge(event.metadata ?? [:]) { $1 }
         var line = journal ? "<\(Self.priority(event.level))>" : Self.timestamp() + " "
-        line += "\(event.level.rawValue.uppercased()) \(event.message)"
+        line += "\(event.level.rawValue.uppercased()) \(Self.oneLine("\(event.message)"))"
         for key in fields.keys.sorted() {
             line += " \(key)=\(Self.quoted("\(fields[key]!)"))"
         }
@@ -36,6 +36,13 @@ struct OperatorLogHandler: LogHandler {
         Self.lock.withLock { _ in
             FileHandle.standardError.write(Data(line.utf8))
         }
+    }
+
+    /// A message kept to one line: line breaks and other control characters escaped.
+    static func oneLine(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        let quoted = quoted(text)
+        return quoted.hasPrefix("\"") ? String(quoted.dropFirst().dropLast()) : quoted
     }
 
     /// syslog priorities, as journald reads them from a line's `<N>` prefix.
@@ -50,9 +57,26 @@ struct OperatorLogHandler: LogHandler {
         }
     }
 
-    private static func quoted(_ value: String) -> String {
-        value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) || value.isEmpty
-            ? "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : value
+    /// A value as one token of one line: quoted when it holds spaces, quotes or `=`, and with
+    /// control characters escaped, so text from Colt can never start a forged log line.
+    static func quoted(_ value: String) -> String {
+        var escaped = ""
+        var needsQuotes = value.isEmpty
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\n": escaped += "\\n"; needsQuotes = true
+            case "\r": escaped += "\\r"; needsQuotes = true
+            case "\t": escaped += "\\t"; needsQuotes = true
+            case "\"": escaped += "\\\""; needsQuotes = true
+            case "\\": escaped += "\\\\"
+            case " ", "=": escaped.unicodeScalars.append(scalar); needsQuotes = true
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                escaped += "\\u{\(String(scalar.value, radix: 16))}"
+                needsQuotes = true
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return needsQuotes ? "\"" + escaped + "\"" : escaped
     }
 
     private static func timestamp() -> String {

@@ -20,8 +20,15 @@ public final class DaemonLock: Sendable {
         public var description: String
     }
 
-    /// The lock file for a database.
-    public static func path(forDatabase database: String) -> String { database + ".lock" }
+    /// The lock file for a database, beside its real path: two daemons given different paths
+    /// to one file (a symlink, `..`) still meet at the same lock.
+    public static func path(forDatabase database: String) -> String {
+        let url = URL(fileURLWithPath: database)
+        let directory = url.deletingLastPathComponent().resolvingSymlinksInPath()
+        var real = directory.appendingPathComponent(url.lastPathComponent)
+        real = real.resolvingSymlinksInPath()
+        return real.path + ".lock"
+    }
 
     /// Takes the lock, or fails at once when another process holds it.
     public init(database: String, startedAt: String) throws(Failure) {

@@ -404,14 +404,14 @@ public enum Ledger {
     public static func pruneBatch(_ db: Connection, olderThan cutoff: Date, limit: Int) throws -> PruneReport {
         let stamp = Timestamp.string(cutoff)
         return try db.transaction(.immediate) {
-            let ids = try db.query("""
-                SELECT id FROM requests WHERE state IN \(terminalList) AND updated_at < ?1 LIMIT ?2
-                """, [.text(stamp), .integer(Int64(limit))]) { $0.integer(0) }
-            guard !ids.isEmpty else { return PruneReport() }
-            let list = ids.map(String.init).joined(separator: ",")
-            let attempts = try db.run("DELETE FROM attempts WHERE request_id IN (\(list))")
-            // The state is checked again: only terminal rows ever go.
-            let requests = try db.run("DELETE FROM requests WHERE id IN (\(list)) AND state IN \(terminalList)")
+            // Fixed SQL (the statements are prepared once and cached): the batch is the first
+            // `limit` old terminal rows by id, the same set for both deletes inside this transaction.
+            let batch = "SELECT id FROM requests WHERE state IN \(terminalList) AND updated_at < ?1 ORDER BY id LIMIT ?2"
+            let arguments: [SQLValue] = [.text(stamp), .integer(Int64(limit))]
+            let attempts = try db.run("DELETE FROM attempts WHERE request_id IN (\(batch))", arguments)
+            // The state is checked again by the batch query itself: only terminal rows ever go.
+            let requests = try db.run("DELETE FROM requests WHERE id IN (\(batch))", arguments)
+            guard requests > 0 || attempts > 0 else { return PruneReport() }
             return PruneReport(requests: requests, attempts: attempts, batches: 1)
         }
     }
