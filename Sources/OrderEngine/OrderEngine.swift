@@ -178,7 +178,9 @@ public struct OrderEngine: Service {
                 for row in batch.invalid {
                     logger.error("invalid request, never sent", metadata: ["request": "\(row.id)", "state": "invalid", "error": "\(row.error)"])
                 }
-                if batch.claimed.count < count {
+                // Fewer than asked for, none of them invalid: nothing more can go until something
+                // changes. (Rows found invalid took places in the batch: look again at once.)
+                if batch.claimed.count < count, batch.invalid.isEmpty {
                     queueMayHaveWork = false
                     nextRetry = try await queue.earliestRetry(after: Date())
                 }
