@@ -147,7 +147,7 @@ let package = Package(
         // Helpers shared by the test targets: temporary directories, processes, sqlite3 CLI.
         .target(
             name: "TestSupport",
-            dependencies: ["ColtSandbox"],
+            dependencies: ["ColtSandbox", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
             swiftSettings: strictSettings
         ),

@@ -1,5 +1,6 @@
 import ColtSandbox
 import Foundation
+import Logging
 
 /// An end-to-end setting: an in-process Colt sandbox on loopback, a database file, a secret
 /// file, and the real `colt-orders` binary run against them.
@@ -28,7 +29,10 @@ public struct DaemonHarness: Sendable {
         let directory = try TemporaryDirectory("daemon")
         var configuration = SandboxConfiguration()
         configure(&configuration)
-        let sandbox = try await ColtSandbox.start(configuration)
+        // The sandbox's line per request would drown the test output; its warnings still show.
+        var logger = Logger(label: "colt-sandbox")
+        logger.logLevel = .warning
+        let sandbox = try await ColtSandbox.start(configuration, logger: logger)
         let secretFile = try directory.write("client-secret", configuration.clientSecret + "\n")
         return DaemonHarness(directory: directory, database: directory.file("orders.db"), secretFile: secretFile,
                              sandbox: sandbox, sandboxConfiguration: configuration)
