@@ -13,21 +13,15 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "The SQLite database file (database.path).")
     var database: String?
 
-    /// The database file to use.
+    /// The database file to use, resolved as the daemon resolves it (``Settings/given(file:flags:environment:)``).
     func path() throws -> String {
-        if let database { return database }
         let environment = ProcessInfo.processInfo.environment
-        if let path = environment["COLT_ORDERS_DATABASE_PATH"], !path.isEmpty { return path }
-        if let file = config ?? environment["COLT_ORDERS_CONFIG"] {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw CleanExit.message("colt-orders: \(file): cannot read the configuration file (missing, or not readable by this user)", code: 2)
-            }
-            guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw CleanExit.message("colt-orders: \(file): not a JSON object; see the example in the README", code: 2)
-            }
-            if let section = root["database"] as? [String: Any], let path = section["path"] as? String, !path.isEmpty {
-                return path
-            }
+        let file = config ?? environment["COLT_ORDERS_CONFIG"]
+        let (values, problems) = Settings.given(file: file, flags: ["database.path": database].compactMapValues { $0 }, environment: environment)
+        if let path = values["database.path"]?.value, !path.isEmpty { return path }
+        // Only a file that could not be read at all stops a command that needs just the path.
+        if let file, let problem = problems.first(where: { $0.hasPrefix("\(file): cannot read") || $0.hasPrefix("\(file): not valid JSON") || $0.hasPrefix("\(file): must hold") }) {
+            throw CleanExit.message("colt-orders: \(problem)", code: 2)
         }
         return Settings.keys.first { $0.name == "database.path" }?.defaultValue ?? "colt-orders.db"
     }

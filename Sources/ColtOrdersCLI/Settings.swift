@@ -74,18 +74,7 @@ struct Settings: Sendable {
     ///   - flags: values given on the command line, by key name.
     ///   - environment: the process environment.
     static func load(file: String?, flags: [String: String], environment: [String: String]) throws(Problems) -> Settings {
-        var problems: [String] = []
-        var values: [String: (value: String, source: String)] = [:]
-
-        if let file {
-            let (found, fileProblems) = readFile(file)
-            for (key, value) in found { values[key] = (value, "\(file): \(key)") }
-            problems += fileProblems
-        }
-        for key in keys {
-            if let value = environment[key.environmentVariable] { values[key.name] = (value, "environment variable \(key.environmentVariable)") }
-            if let value = flags[key.name] { values[key.name] = (value, "flag --\(flagName(key.name))") }
-        }
+        var (values, problems) = given(file: file, flags: flags, environment: environment)
         if values["api.client_secret_file"] == nil, let directory = environment["CREDENTIALS_DIRECTORY"] {
             values["api.client_secret_file"] = ("\(directory)/client-secret", "systemd credential client-secret")
         }
@@ -125,6 +114,25 @@ struct Settings: Sendable {
         guard problems.isEmpty, let databasePath, let level else { throw Problems(list: problems) }
         return Settings(databasePath: databasePath, client: client, engine: engine, logLevel: level,
                         resolved: reader.resolved, retentionDays: retentionDays, statusListen: statusListen)
+    }
+
+    /// Every value given, by key, with where it came from: the file, then the environment,
+    /// then flags, each overriding the one before. Defaults are not included.
+    static func given(file: String?, flags: [String: String], environment: [String: String])
+        -> (values: [String: (value: String, source: String)], problems: [String])
+    {
+        var values: [String: (value: String, source: String)] = [:]
+        var problems: [String] = []
+        if let file {
+            let (found, fileProblems) = readFile(file)
+            for (key, value) in found { values[key] = (value, "\(file): \(key)") }
+            problems += fileProblems
+        }
+        for key in keys {
+            if let value = environment[key.environmentVariable] { values[key.name] = (value, "environment variable \(key.environmentVariable)") }
+            if let value = flags[key.name] { values[key.name] = (value, "flag --\(flagName(key.name))") }
+        }
+        return (values, problems)
     }
 
     static func flagName(_ key: String) -> String {

@@ -91,7 +91,7 @@ actor EngineState {
 
     /// Colt answered a request (accepted or refused it): the API works.
     func apiAnswered() {
-        _ = breaker.recordSuccess()
+        breaker.recordSuccess()
     }
 
     /// A transient failure; returns the global pause when it opens the breaker.

@@ -16,12 +16,10 @@ struct GlobalBackoff {
     var isProbing: Bool { currentPause != nil }
 
     /// The API answered (accepted or refused a request): close the breaker.
-    mutating func recordSuccess() -> Bool {
-        let wasOpen = currentPause != nil
+    mutating func recordSuccess() {
         consecutiveFailures = 0
         currentPause = nil
         pausedUntil = nil
-        return wasOpen
     }
 
     /// A transient failure. Returns the pause when this failure opens (or re-opens) the breaker.

@@ -21,11 +21,6 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
     /// The lock was held by another connection for longer than the busy timeout.
     public var isBusy: Bool { code & 0xFF == SQLITE_BUSY || code & 0xFF == SQLITE_LOCKED }
 
-    /// The database cannot be written: read-only file or directory, full disk, I/O error.
-    public var isUnwritable: Bool {
-        [SQLITE_READONLY, SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_CORRUPT, SQLITE_NOTADB].contains(code & 0xFF)
-    }
-
     public var description: String {
         var text = "\(path): \(message)"
         switch code & 0xFF {

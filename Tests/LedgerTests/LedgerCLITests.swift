@@ -344,3 +344,18 @@ func ids(_ table: String) -> [Int] {
         #expect(try ledger.value("SELECT state || ' ' || (tracking_id <> 'first-id') || ' ' || outcome_unknown FROM requests") == "queued 1 0")
     }
 }
+
+@Suite struct LedgerDatabasePathTests {
+    /// The ledger commands find the database as the daemon does: flag, variable, then file.
+    @Test func theDatabaseComesFromTheConfigurationLikeTheDaemons() throws {
+        let ledger = try Ledger()
+        defer { ledger.remove() }
+        let config = try ledger.directory.write("config.json", #"{"database": {"path": "\#(ledger.database)"}, "api": {"client_id": "c"}}"#)
+        var result = try run(builtBinary(), ["enqueue", "--action", "return", "--country", "GB", "--range-start", "+442081324758", "--config", config])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try ledger.value("SELECT count(*) FROM requests") == "1")
+        result = try run(builtBinary(), ["status", "--config", ledger.directory.file("missing.json")])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("missing.json: cannot read the configuration file"), "\(result.stderr)")
+    }
+}

@@ -26,13 +26,7 @@ import TestSupport
             "COLT_ORDERS_RETENTION_DAYS": "30",
         ])
         defer { daemon.signal(SIGKILL) }
-        var port = 0
-        try await eventually("the status endpoint listens") {
-            guard let line = daemon.stderr.split(separator: "\n").first(where: { $0.contains("status endpoint listening") }),
-                  let range = line.range(of: "address=127.0.0.1:") else { return false }
-            port = Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0
-            return port > 0
-        }
+        let port = try await statusPort(of: daemon)
         func get(_ path: String) throws -> (status: Int, body: String) {
             let result = try run("/usr/bin/curl", ["-s", "-m", "5", "-w", "\n%{http_code}", "http://127.0.0.1:\(port)\(path)"])
             let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
@@ -130,13 +124,7 @@ import TestSupport
         defer { Task { await harness.stop() } }
         let daemon = try harness.launch("run", environment: ["COLT_ORDERS_STATUS_LISTEN": "127.0.0.1:0"], clientID: "not-our-client")
         defer { daemon.signal(SIGKILL) }
-        var port = 0
-        try await eventually("the status endpoint listens") {
-            guard let line = daemon.stderr.split(separator: "\n").first(where: { $0.contains("status endpoint listening") }),
-                  let range = line.range(of: "address=127.0.0.1:") else { return false }
-            port = Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0
-            return port > 0
-        }
+        let port = try await statusPort(of: daemon)
         let tokenPath = "/authentication/v1/oauth/token"
         func readyz() throws -> ProcessResult {
             try run("/usr/bin/curl", ["-s", "-m", "5", "-w", "\n%{http_code}", "http://127.0.0.1:\(port)/readyz"])
@@ -161,4 +149,16 @@ import TestSupport
         #expect(daemon.stderr.contains("status.listen (from environment variable COLT_ORDERS_STATUS_LISTEN): '0.0.0.0:9464' is not a loopback address"), "\(daemon.stderr)")
         #expect(!FileManager.default.fileExists(atPath: harness.database), "refused before touching the database")
     }
+}
+
+/// The port the daemon's status endpoint took (`status.listen` = 127.0.0.1:0), from its log.
+func statusPort(of daemon: DaemonProcess) async throws -> Int {
+    var port = 0
+    try await eventually("the status endpoint listens") {
+        guard let line = daemon.stderr.split(separator: "\n").first(where: { $0.contains("status endpoint listening") }),
+              let range = line.range(of: "address=127.0.0.1:") else { return false }
+        port = Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0
+        return port > 0
+    }
+    return port
 }
