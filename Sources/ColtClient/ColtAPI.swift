@@ -59,7 +59,7 @@ public struct TokenError: Error, Sendable, CustomStringConvertible {
     public var description: String { detail }
 }
 
-/// The Colt API: OAuth token, order submission, inventory lookup.
+/// The Colt API: OAuth token, order submission, inventory reading.
 public struct ColtAPI: Sendable {
     /// The configuration the API was made with.
     public let configuration: ColtClientConfiguration
@@ -184,84 +184,63 @@ public struct ColtAPI: Sendable {
         return result
     }
 
-    // MARK: Reconciliation
+    // MARK: Inventory
 
-    /// Looks for the order a tracking id created, after an attempt whose outcome is unknown:
-    /// `GET {base}/numberManagement/v1/Number?numberRangeStart=..&numberRangeEnd=..`, then searches
-    /// the answer (at any depth) for an object whose `trackingId` is ours and that carries an order
-    /// id (`id` or `orderId`). Returns that id, or `nil` when there is none or anything fails.
-    public func findOrder(trackingID: TrackingID, range: NumberRange, token: BearerToken) async -> String? {
-        if case .found(let id) = await lookUpOrder(trackingID: trackingID, range: range, token: token) { return id }
-        return nil
-    }
+    /// Numbers asked for per page (TMF `limit`).
+    public static let inventoryPageSize = 1000
 
-    /// What a lookup of the order made under a tracking id found.
-    public enum OrderLookup: Sendable, Equatable {
-        /// Colt's inventory names an order under the tracking id.
-        case found(String)
-        /// Colt answered, and no order carries the tracking id.
-        case notFound
-        /// The lookup itself failed (transport, status, unparseable answer): nothing is known.
-        case failed(String)
-    }
-
-    /// ``findOrder(trackingID:range:token:)``, telling "no such order" from "could not look".
-    public func lookUpOrder(trackingID: TrackingID, range: NumberRange, token: BearerToken) async -> OrderLookup {
-        let query = "numberRangeStart=\(Self.queryEncoded(range.start.text))&numberRangeEnd=\(Self.queryEncoded(range.end.text))"
-        let http = makeRequest(
-            method: "GET", path: Self.numberPath + "?" + query,
-            headers: [
-                ("x-tracking-id", TrackingID.random().text),
-                ("Authorization", "Bearer \(token.secret.value)"),
-                ("Accept", "application/json"),
-            ],
-            body: nil)
-        let exchange = await transport.perform(http)
-        let metadata: Logger.Metadata = ["tracking_id": "\(trackingID)", "range": "\(range)"]
-        if let error = exchange.transportError {
-            let text = Self.redact(error.message, [token.secret.value])
-            logger.debug("order lookup failed: \(text)", metadata: metadata)
-            return .failed(text)
+    /// Reads what Colt's inventory shows for `range`: `GET {base}/numberManagement/v1/Number`
+    /// with `numberRangeStart`/`numberRangeEnd` (or `orderID`, when given, to list the numbers
+    /// of one order), `offset` and `limit`, following pages while the answer says there are more
+    /// (`X-Total-Count`, a total in the body, or a full page), within a bound. Numbers outside
+    /// `range` are ignored. Never throws: an answer that cannot be read is ``InventoryAnswer/couldNotTell(_:)``.
+    public func readInventory(range: NumberRange, orderID: String? = nil, token: BearerToken) async -> InventoryAnswer {
+        guard var inventory = RangeInventory(range: range) else {
+            return .couldNotTell("the range holds more than \(RangeInventory.maxNumbers) numbers: too large to read number by number")
         }
-        guard let status = exchange.status, (200...299).contains(status) else {
-            let text = "HTTP \(exchange.status.map(String.init) ?? "-")"
-            logger.debug("order lookup: \(text)", metadata: metadata)
-            return .failed(text)
-        }
-        guard let json = JSONValue.parse(exchange.body) else {
-            logger.debug("order lookup: the answer is not JSON", metadata: metadata)
-            return .failed("the answer is not JSON")
-        }
-        guard let id = Self.orderID(for: trackingID.text, in: json) else {
-            logger.debug("order lookup: no order with our tracking id", metadata: metadata)
-            return .notFound
-        }
-        logger.debug("order lookup found order \(id)", metadata: metadata)
-        return .found(id)
-    }
-
-    /// The order id in the first object (depth first) whose tracking id is `trackingID`.
-    static func orderID(for trackingID: String, in json: JSONValue) -> String? {
-        switch json {
-        case let .object(members):
-            let tracking = members.first { ["trackingId", "trackingID", "tracking_id", "x-tracking-id"].contains($0.0) }
-            if tracking?.1.text == trackingID {
-                for key in ["id", "orderId", "orderID", "order_id"] {
-                    if let id = json[key]?.text?.trimmingASCIIWhitespace(), !id.isEmpty { return id }
-                }
+        let selector = orderID.map { "orderID=\(Self.queryEncoded($0))" }
+            ?? "numberRangeStart=\(Self.queryEncoded(range.start.text))&numberRangeEnd=\(Self.queryEncoded(range.end.text))"
+        let limit = Self.inventoryPageSize
+        let maxPages = inventory.count / limit + 3
+        var offset = 0
+        while true {
+            let http = makeRequest(
+                method: "GET", path: Self.numberPath + "?" + selector + "&offset=\(offset)&limit=\(limit)",
+                headers: [
+                    ("x-tracking-id", TrackingID.random().text),
+                    ("Authorization", "Bearer \(token.secret.value)"),
+                    ("Accept", "application/json"),
+                ],
+                body: nil)
+            let exchange = await transport.perform(http)
+            let page = inventory.pages + 1
+            if let error = exchange.transportError {
+                return .couldNotTell("inventory page \(page): " + Self.redact(error.message, [token.secret.value]))
             }
-            for (_, value) in members {
-                if let found = orderID(for: trackingID, in: value) { return found }
+            guard let status = exchange.status, (200...299).contains(status) else {
+                let words = JSONValue.parse(exchange.body).flatMap(ColtErrorBody.parse).map { ": " + $0.summary } ?? ""
+                return .couldNotTell("inventory page \(page): HTTP \(exchange.status.map(String.init) ?? "-")\(Self.redact(String(words.prefix(300)), [token.secret.value]))")
             }
-            return nil
-        case let .array(items):
-            for item in items {
-                if let found = orderID(for: trackingID, in: item) { return found }
+            guard !exchange.bodyTruncated, let json = JSONValue.parse(exchange.body) else {
+                return .couldNotTell("inventory page \(page): HTTP \(status) with a body that is not JSON\(exchange.bodyTruncated ? " (too large)" : "")")
             }
-            return nil
-        default:
-            return nil
+            guard let (items, bodyTotal) = InventoryAnswerReader.page(json) else {
+                return .couldNotTell("inventory page \(page): HTTP \(status), but no list of numbers could be read from the answer")
+            }
+            inventory.pages = page
+            var added = 0
+            for item in items where inventory.absorb(item) { added += 1 }
+            offset += items.count
+            let total = exchange.header("x-total-count").flatMap { Int($0.trimmingASCIIWhitespace()) } ?? bodyTotal
+            let more = total.map { offset < $0 } ?? (items.count >= limit)
+            // Done; or an answer that ignores paging (a page with nothing new) ends the reading.
+            if !more || items.isEmpty || added == 0 || inventory.answered == inventory.count { break }
+            if page >= maxPages {
+                return .couldNotTell("the inventory answer had more than \(maxPages) pages for \(inventory.count) numbers")
+            }
         }
+        logger.debug("inventory read", metadata: ["range": "\(range)", "summary": "\(inventory.summary)"])
+        return .read(inventory)
     }
 
     // MARK: Helpers

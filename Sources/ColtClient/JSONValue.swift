@@ -55,14 +55,14 @@ enum JSONValue: Sendable, Equatable {
         case .null: return "null"
         case let .bool(b): return b ? "true" : "false"
         case let .number(n): return n
-        case let .string(s): return Self.quoted(s)
+        case let .string(s): return Self.quotedString(s)
         case let .array(items): return "[" + items.map(\.compactText).joined(separator: ",") + "]"
         case let .object(members):
-            return "{" + members.map { Self.quoted($0.0) + ":" + $0.1.compactText }.joined(separator: ",") + "}"
+            return "{" + members.map { Self.quotedString($0.0) + ":" + $0.1.compactText }.joined(separator: ",") + "}"
         }
     }
 
-    private static func quoted(_ s: String) -> String {
+    static func quotedString(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {

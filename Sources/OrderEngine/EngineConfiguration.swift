@@ -17,6 +17,8 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var shutdownGrace: Duration = .seconds(20)
     /// How often the database is checked for new rows when no file event says so.
     public var pollInterval: Duration = .seconds(1)
+    /// How accepted orders are followed to completion.
+    public var tracking = TrackingPolicy()
 
     public init() {}
 }
@@ -59,6 +61,28 @@ public struct GlobalBackoffPolicy: Sendable, Equatable {
     public var maxPause: Duration = .seconds(300)
 
     public init() {}
+}
+
+/// How `in_progress` orders are followed through Colt's inventory until they complete.
+public struct TrackingPolicy: Sendable, Equatable {
+    /// The time between two checks of a young order. Colt's orders take hours to days (NL 088
+    /// deactivations three working days), so a quarter of an hour by default.
+    public var checkInterval: Duration = .seconds(900)
+    /// An order still in progress this long after it was sent is flagged as stalled.
+    public var stallAfter: Duration = .seconds(5 * 86_400)
+
+    public init() {}
+
+    /// The wait before the next check of an order of this age: the interval while the order
+    /// is younger than 12 intervals, then growing with its age up to 8 intervals (a five-day
+    /// order is not asked about every quarter of an hour), jittered by ±20 % so that orders
+    /// accepted together are not checked together for ever.
+    public func delay(age: Duration, using generator: inout some RandomNumberGenerator) -> Duration {
+        let interval = checkInterval.seconds
+        let factor = min(8, max(1, age.seconds / (12 * interval)))
+        let jittered = interval * factor * Double.random(in: 0.8...1.2, using: &generator)
+        return .milliseconds(Int64(jittered * 1000))
+    }
 }
 
 extension Duration {

@@ -31,8 +31,39 @@ struct EngineMetrics: Sendable {
         case .retry: self.transition("retrying").increment()
         case .rejected: self.transition("rejected").increment()
         case .failed: self.transition("failed").increment()
+        case .reconcile: self.transition("reconciling").increment()
+        case .completed: self.transition("completed").increment()
+        case .unresolved: self.transition("unresolved").increment()
         case .resendNow: break
         }
+    }
+
+    /// Inventory reads of rows whose outcome was unknown, by what they showed
+    /// (`adopted`, `done`, `not_created`, `unclear`).
+    func reconciled(_ verdict: ReconcileVerdict) {
+        let result = switch verdict {
+        case .adopt: "adopted"
+        case .done: "done"
+        case .notCreated: "not_created"
+        case .unclear: "unclear"
+        }
+        Counter(label: "colt_orders_reconciliations_total", dimensions: [("result", result)]).increment()
+    }
+
+    /// How long orders took from first sending to completion, as the daemon saw it.
+    let timeToCompletion = Metrics.Timer(label: "colt_orders_time_to_completion_seconds", preferredDisplayUnit: .seconds)
+
+    func completed(after age: Duration) {
+        timeToCompletion.recordNanoseconds(Int64(age.seconds * 1e9))
+        transition("completed").increment()
+    }
+
+    /// Rows an operator should see: awaiting reconciliation, unresolved, followed, stalled.
+    func record(_ figures: AttentionFigures) {
+        Gauge(label: "colt_orders_awaiting_reconciliation").record(figures.reconciling)
+        Gauge(label: "colt_orders_unresolved").record(figures.unresolved)
+        Gauge(label: "colt_orders_tracked_orders").record(figures.tracked)
+        Gauge(label: "colt_orders_stalled_orders").record(figures.stalled)
     }
 }
 

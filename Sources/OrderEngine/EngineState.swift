@@ -76,6 +76,15 @@ actor EngineState {
         return .claim(min(capacity, tokens))
     }
 
+    /// How many inventory checks may start now: free places and rate tokens, and no pause
+    /// (checks share the token, the rate limit and the breaker with submissions).
+    func checkCapacity(now: Date, clock: ContinuousClock.Instant) -> Int {
+        if let until = credentialsPausedUntil, now < until { return 0 }
+        if let until = breaker.pausedUntil, now < until { return 0 }
+        if breaker.isProbing { return 0 }
+        return max(0, min(configuration.maxInFlight - inFlight, limiter.available(now: clock)))
+    }
+
     func started(_ count: Int, clock: ContinuousClock.Instant) {
         inFlight += count
         limiter.take(count, now: clock)

@@ -17,8 +17,11 @@ public struct OrderEngine: Service {
     public enum Mode: Sendable {
         /// Until graceful shutdown (SIGTERM, SIGINT).
         case daemon
-        /// Until no row is queued, submitting or retrying, then return; for scripts and tests.
+        /// Until no row is queued, submitting, retrying or reconciling, then return; for scripts
+        /// and tests. Orders in progress are not followed.
         case drain
+        /// As ``drain``, then follow every `in_progress` order until it is completed or flagged.
+        case drainUntilCompleted
     }
 
     /// Why the engine stopped with an error.
@@ -108,6 +111,8 @@ public struct OrderEngine: Service {
         var nextRetry: Date? = nil
         var lastFigures = ContinuousClock.now - .seconds(60)
         var lastVersionCheck = ContinuousClock.now
+        // The earliest check of an order being followed; looked up again after any change.
+        var nextCheck: Date? = mode == .drain ? nil : try await queue.earliestCheck()
 
         while !state.stopRequested && !Task.isCancelled {
             if let failure = await state.fatalError { throw failure }
@@ -123,6 +128,7 @@ public struct OrderEngine: Service {
             if clock - lastFigures >= .seconds(5) {
                 lastFigures = clock
                 observer?.figures(inFlight: await state.inFlight, unsettled: try await queue.unsettledCount())
+                metrics.record(try await queue.attentionFigures(now: Date(), stallAfter: await state.configuration.tracking.stallAfter))
             }
 
             // Other writers: a changed data_version means new or edited rows.
@@ -134,23 +140,40 @@ public struct OrderEngine: Service {
                     queueMayHaveWork = true
                 }
             }
-            if state.takeCompletion() { queueMayHaveWork = true }
+            if state.takeCompletion() {
+                queueMayHaveWork = true
+                if mode != .drain { nextCheck = try await queue.earliestCheck() }
+            }
             if let due = nextRetry, due <= Date() {
                 nextRetry = nil
                 queueMayHaveWork = true
             }
 
-            if mode == .drain, await state.inFlight == 0, !queueMayHaveWork, try await queue.unsettledCount() == 0 {
-                logger.info("drained: every request is settled")
-                return
+            if mode != .daemon, await state.inFlight == 0, !queueMayHaveWork, try await queue.unsettledCount() == 0 {
+                if mode == .drain {
+                    logger.info("drained: every request is settled")
+                    return
+                }
+                if try await queue.trackedCount() == 0 {
+                    logger.info("drained: every request is settled, and every accepted order completed or flagged")
+                    return
+                }
             }
 
             let plan = await state.plan(now: Date(), clock: clock, queueMayHaveWork: queueMayHaveWork)
             switch plan {
             case .wait(let until):
+                // Spare capacity and nothing to submit: follow the orders whose check is due.
+                if !queueMayHaveWork, let due = nextCheck, due <= Date() {
+                    let started = try await startChecks(state: state, group: &group)
+                    if started > 0 { continue }
+                    nextCheck = try await queue.earliestCheck()
+                    if let next = nextCheck, next <= Date() { nextCheck = Date().addingTimeInterval(1) }
+                }
                 var timeout = pollInterval
                 if let until { timeout = min(timeout, Date().distance(to: until).duration) }
                 if let nextRetry { timeout = min(timeout, Date().distance(to: nextRetry).duration) }
+                if let nextCheck { timeout = min(timeout, Date().distance(to: nextCheck).duration) }
                 await wakeup.wait(timeout: max(timeout, .milliseconds(1)))
             case .claim(let count):
                 // Nothing due (say, only rows retrying later): no token is needed, so an idle or
@@ -197,6 +220,117 @@ public struct OrderEngine: Service {
         }
     }
 
+    /// Starts inventory checks of due `in_progress` orders in the places submissions leave free;
+    /// returns how many started (0 when paused, full or nothing is due).
+    private func startChecks(state: EngineState, group: inout ThrowingDiscardingTaskGroup<any Error>) async throws -> Int {
+        let clock = ContinuousClock.now
+        let capacity = await state.checkCapacity(now: Date(), clock: clock)
+        guard capacity > 0 else { return 0 }
+        do {
+            _ = try await tokens.token()
+        } catch {
+            await tokenFailed(error, state: state)
+            return 0
+        }
+        let orders: [TrackedOrder]
+        do {
+            orders = try await queue.claimChecks(now: Date(), limit: capacity, lease: api.configuration.requestTimeout * 3 + .seconds(5))
+        } catch let error as DatabaseError where error.isBusy {
+            return 0
+        }
+        guard !orders.isEmpty else { return 0 }
+        await state.started(orders.count, clock: clock)
+        for order in orders {
+            group.addTask { await check(order, state: state) }
+        }
+        return orders.count
+    }
+
+    /// One inventory check of an order being followed: completed, still running (maybe stalled),
+    /// or not known this time. Never sends anything that could change Colt's inventory.
+    private func check(_ order: TrackedOrder, state: EngineState) async {
+        let policy = await state.configuration.tracking
+        let answer: InventoryAnswer
+        do {
+            answer = await api.readInventory(range: order.request.range, token: try await tokens.token())
+        } catch {
+            answer = .couldNotTell("no token: \(error.detail)")
+        }
+        // Stopping: the check's lease brings it back after the restart.
+        if !Task.isCancelled {
+            let record = judge(order, answer: answer, policy: policy)
+            do {
+                try await recorder.waitingWhileBusy("record an order check") { try await self.queue.record(checks: [record]) }
+            } catch is CancellationError {
+            } catch {
+                logger.critical("cannot record an order check", metadata: [
+                    "request": "\(order.id)", "tracking_id": "\(order.trackingID)", "error": "\(error)",
+                ])
+                await state.fail(error)
+            }
+        }
+        await state.finished()
+    }
+
+    /// What a check found, as the record to write (and one log line when something happened).
+    private func judge(_ order: TrackedOrder, answer: InventoryAnswer, policy: TrackingPolicy) -> CheckRecord {
+        let now = Date()
+        let age = Duration.seconds(now.timeIntervalSince(order.since))
+        var metadata: Logger.Metadata = [
+            "request": "\(order.id)", "tracking_id": "\(order.trackingID)", "order_id": "\(order.orderID)",
+        ]
+        switch CompletionVerdict.judge(answer, request: order.request, orderID: order.orderID) {
+        case .completed(let orderStatus, let unexpected, let count):
+            var attention: String?
+            var detail = "order \(order.orderID) completed (\(orderStatus)): "
+            if count > 0 {
+                attention = "unexpected final status: \(count) of the range's numbers ended where a \(order.request.action.rawValue) does not lead: "
+                    + unexpected.joined(separator: ", ") + (count > unexpected.count ? ", …" : "")
+                detail += attention!
+            } else {
+                detail += "every number shows a status the \(order.request.action.rawValue) leads to"
+            }
+            detail += answer.summary.map { " (\($0))" } ?? ""
+            metadata["state"] = "completed"
+            metadata["order_status"] = "\(orderStatus)"
+            metrics.completed(after: age)
+            if let attention {
+                metadata["attention"] = "\(attention)"
+                logger.error("order completed, but numbers ended in an unexpected status", metadata: metadata)
+            } else {
+                logger.info("order completed", metadata: metadata)
+            }
+            return CheckRecord(order: order, checkedAt: now, outcome: .completed(orderStatus: orderStatus, attention: attention),
+                               detail: detail, evidence: answer.evidence, numbers: answer.runs(for: order.request))
+        case .running(let orderStatus):
+            var generator = SystemRandomNumberGenerator()
+            let next = now.addingTimeInterval(policy.delay(age: age, using: &generator).seconds)
+            return runningRecord(order, now: now, next: next, age: age, policy: policy, orderStatus: orderStatus, answer: answer,
+                                 words: "still in progress")
+        case .unclear(let why):
+            metadata["error"] = "\(why)"
+            logger.warning("could not check an order's progress; checking again later", metadata: metadata)
+            return runningRecord(order, now: now, next: now.addingTimeInterval(policy.checkInterval.seconds), age: age, policy: policy,
+                                 orderStatus: nil, answer: answer, words: why)
+        }
+    }
+
+    private func runningRecord(_ order: TrackedOrder, now: Date, next: Date, age: Duration, policy: TrackingPolicy,
+                               orderStatus: String?, answer: InventoryAnswer, words: String) -> CheckRecord {
+        var stalled: String?
+        if age >= policy.stallAfter, !order.flaggedStalled {
+            stalled = "stalled: order \(order.orderID) still in progress \(Timestamp.age(age)) after it was sent, past tracking.stall_after (\(Timestamp.age(policy.stallAfter)))"
+            logger.warning("order stalled", metadata: [
+                "request": "\(order.id)", "tracking_id": "\(order.trackingID)", "order_id": "\(order.orderID)",
+                "state": "in_progress", "attention": "\(stalled!)",
+            ])
+        }
+        let detail = (stalled ?? "order \(order.orderID)") + ": " + words
+            + (answer.summary.map { " (\($0))" } ?? "")
+        return CheckRecord(order: order, checkedAt: now, outcome: .running(orderStatus: orderStatus, next: next, stalled: stalled),
+                           detail: detail, evidence: answer.evidence, numbers: [])
+    }
+
     private func tokenFailed(_ error: TokenError, state: EngineState) async {
         metrics.tokenFailures.increment()
         switch error.kind {
@@ -206,7 +340,7 @@ public struct OrderEngine: Service {
             logger.critical("COLT REFUSED THE CLIENT CREDENTIALS: all submissions are paused. Fix the client id or the secret file, then restart the daemon", metadata: [
                 "error": "\(error.detail)", "retry_at": "\(Timestamp.string(until))",
             ])
-            if mode == .drain {
+            if mode != .daemon {
                 await state.fail(Failure(description: "Colt refused the client credentials (\(error.detail)); nothing was sent. Check the client id and the secret file"))
             }
         case .unavailable:
@@ -217,11 +351,24 @@ public struct OrderEngine: Service {
         }
     }
 
-    /// One claimed row: send it (again after a 401, with a fresh token), classify, record.
+    /// One claimed row: read Colt's inventory first when an earlier attempt's outcome is unknown
+    /// (invariant 9), then send it (again after a 401, with a fresh token), classify, record.
     private func submit(_ claim: ClaimedRequest, state: EngineState) async {
         var claim = claim
         var result: AttemptResult
+        /// A reading taken just before this send showed that nothing had been created.
+        var readBeforeSend = false
         do {
+            if claim.mustReconcile {
+                let started = Date()
+                let reading = try await read(claim)
+                guard let next = try await afterReading(claim, reading, started: started, state: state) else {
+                    await state.finished()
+                    return
+                }
+                claim = next
+                readBeforeSend = true
+            }
             let token = try await tokens.token()
             result = await api.submit(claim.request, trackingID: claim.trackingID, token: token)
             if result.outcome == .unauthorized {
@@ -235,10 +382,11 @@ public struct OrderEngine: Service {
         } catch let error as TokenError {
             // No token, so nothing was sent: the row waits for the pause and spends no attempt.
             await tokenFailed(error, state: state)
+            let at = Date().addingTimeInterval(await state.configuration.globalBackoff.initialPause.seconds)
             let retry = AttemptRecord(
                 claim: claim, endedAt: Date(), httpStatus: nil, outcome: "not_sent", detail: "not sent: no token: \(error.detail)",
                 responseBody: nil, durationMilliseconds: 0, mayHaveCreatedOrder: false,
-                transition: .retry(at: Date().addingTimeInterval(await state.configuration.globalBackoff.initialPause.seconds), countsAsAttempt: false))
+                transition: claim.outcomeUnknown ? .reconcile(at: at, countsAsAttempt: false) : .retry(at: at, countsAsAttempt: false))
             do { try await recorder.record(retry) } catch { await state.fail(error) }
             await state.finished()
             return
@@ -254,14 +402,13 @@ public struct OrderEngine: Service {
         }
 
         // Abandoned at the end of the shutdown grace (or the service group was cancelled): the
-        // answer never came, so nothing is known. The row waits for the next start, spending no
-        // attempt, and neither the breaker nor a lookup hears of it.
-        let transition: AttemptRecord.Transition
+        // answer never came, so nothing is known. The row's inventory is read at the next start
+        // before anything is sent; no attempt is spent, and the breaker does not hear of it.
         if Task.isCancelled {
-            result.detail = "interrupted: the daemon stopped before Colt answered (\(result.detail)); resent with the same tracking id at the next start"
-            transition = .retry(at: Date(), countsAsAttempt: false)
+            result.detail = "interrupted: the daemon stopped before Colt answered (\(result.detail)); Colt's inventory is read at the next start before the row is sent again with the same tracking id"
             do {
-                try await recorder.record(record(for: claim, result: result, transition: transition, outcome: "interrupted"))
+                try await recorder.record(record(for: claim, result: result, transition: .reconcile(at: Date(), countsAsAttempt: false),
+                                                 outcome: "interrupted"))
             } catch is CancellationError {
             } catch {
                 await state.fail(error)
@@ -269,10 +416,18 @@ public struct OrderEngine: Service {
             await state.finished()
             return
         }
-        transition = await decide(claim, result: result, state: state)
+        let (transition, reading) = await decide(claim, result: result, readBeforeSend: readBeforeSend, state: state)
+        var entry = record(for: claim, result: result, transition: transition)
+        if let reading {
+            entry.detail += "; " + reading.words
+            entry.evidence = reading.answer.evidence
+            entry.numbers = reading.answer.runs(for: claim.request)
+            metrics.reconciled(reading.verdict)
+        }
+        if case .accepted = transition { entry.firstCheckAt = await firstCheck(state) }
         do {
-            try await recorder.record(record(for: claim, result: result, transition: transition))
-            log(claim, result: result, transition: transition)
+            try await recorder.record(entry)
+            log(claim, result: result, transition: transition, words: reading?.words)
             metrics.record(result, transition: transition)
         } catch is CancellationError {
             // Stopping while the database was locked: resumed at the next start, as below.
@@ -285,39 +440,160 @@ public struct OrderEngine: Service {
         await state.finished()
     }
 
-    /// Where a row goes after this result: DESIGN.md's outcomes, the retry budget, reconciliation.
-    private func decide(_ claim: ClaimedRequest, result: AttemptResult, state: EngineState) async -> AttemptRecord.Transition {
+    /// When an accepted order is first checked.
+    private func firstCheck(_ state: EngineState) async -> Date {
+        var generator = SystemRandomNumberGenerator()
+        return Date().addingTimeInterval(await state.configuration.tracking.delay(age: .zero, using: &generator).seconds)
+    }
+
+    /// One reading of Colt's inventory for a row, and what it means.
+    struct Reading: Sendable {
+        var answer: InventoryAnswer
+        var verdict: ReconcileVerdict
+        /// The verdict and the evidence in words, for the journal and logs.
+        var words: String
+    }
+
+    /// Reads the inventory of the row's range and judges it; an order another row holds is never adopted.
+    private func read(_ claim: ClaimedRequest) async throws(TokenError) -> Reading {
+        let answer = await api.readInventory(range: claim.request.range, token: try await tokens.token())
+        var verdict = ReconcileVerdict.judge(answer, request: claim.request)
+        if let candidate = verdict.candidateOrder {
+            let holder = try? await queue.orderHolder(candidate, excluding: claim.id)
+            verdict = verdict.owned(by: holder)
+        }
+        let evidence = answer.summary.map { "Colt's inventory: \($0)" } ?? ""
+        let words: String
+        switch verdict {
+        case .adopt(let id, let status):
+            words = "reconciled: every number of the range carries order \(id)\(status.map { " (\($0))" } ?? ""), which no other row holds: it is this row's order. \(evidence)"
+        case .done(let id, _):
+            words = "reconciled: no order is open on the range and every number already shows a status the \(claim.request.action.rawValue) leads to, so the work is done\(id.map { " (order \($0))" } ?? " (Colt's answer names no order id)"). \(evidence)"
+        case .notCreated:
+            words = "reconciled: no order on the range and every number is where it was, so nothing was created; sending again with the same tracking id. \(evidence)"
+        case .unclear(let why):
+            words = "could not reconcile: \(why); nothing is sent until Colt's inventory settles it. \(evidence)"
+        }
+        return Reading(answer: answer, verdict: verdict, words: words)
+    }
+
+    /// Records a reconciliation read made before sending. Returns the claim to send (with a new
+    /// journal row) when nothing was created, or nil when the reading settled the row.
+    private func afterReading(_ claim: ClaimedRequest, _ reading: Reading, started: Date, state: EngineState) async throws -> ClaimedRequest? {
+        let policy = await state.configuration.retry
         let now = Date()
+        let age = now.timeIntervalSince(claim.firstAttemptAt)
+        metrics.reconciled(reading.verdict)
+        var transition: AttemptRecord.Transition
+        switch reading.verdict {
+        case .adopt(let id, let status):
+            transition = .accepted(orderID: id, orderStatus: status ?? "In progress")
+        case .done(let id, let status):
+            transition = .completed(orderID: id, orderStatus: status ?? "Completed")
+        case .notCreated where claim.attempt > policy.maxAttempts || age >= policy.maxAge.seconds:
+            transition = .failed
+        case .notCreated:
+            transition = .resendNow
+        case .unclear:
+            transition = age >= policy.maxAge.seconds
+                ? .unresolved
+                : .reconcile(at: now.addingTimeInterval(reconcileDelay(claim, policy: policy).seconds), countsAsAttempt: false)
+        }
+        var detail = reading.words
+        switch transition {
+        case .failed:
+            detail = "gave up after \(claim.attempt - 1) attempts: " + detail.replacingOccurrences(of: "; sending again with the same tracking id", with: "")
+        case .unresolved:
+            detail = "unresolved after \(claim.lookups + 1) inventory reads over \(Timestamp.age(.seconds(age))) (retry.max_age): \(detail) An operator must decide: check the numbers with Colt, then `colt-orders cancel \(claim.id)`, or `colt-orders retry --force \(claim.id)` to send it again under a new tracking id"
+        default:
+            break
+        }
+        var entry = AttemptRecord(
+            claim: claim, endedAt: now, httpStatus: nil, outcome: "reconciled", detail: detail, responseBody: nil,
+            durationMilliseconds: Int(now.timeIntervalSince(started) * 1000), mayHaveCreatedOrder: true, transition: transition)
+        entry.evidence = reading.answer.evidence
+        entry.numbers = reading.answer.runs(for: claim.request)
+        if case .accepted = transition { entry.firstCheckAt = await firstCheck(state) }
+        try await recorder.record(entry)
+        logReading(claim, reading, transition: transition)
+        guard transition == .resendNow else { return nil }
+        return try await recorder.reopen(claim)
+    }
+
+    /// The wait before the next inventory read of a row that could not be reconciled.
+    private func reconcileDelay(_ claim: ClaimedRequest, policy: RetryPolicy) -> Duration {
+        var generator = SystemRandomNumberGenerator()
+        return policy.delay(afterAttempt: claim.lookups + 1, retryAfter: nil, using: &generator)
+    }
+
+    private func logReading(_ claim: ClaimedRequest, _ reading: Reading, transition: AttemptRecord.Transition) {
+        var metadata: Logger.Metadata = [
+            "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "outcome": "reconciled", "detail": "\(reading.words)",
+        ]
+        switch transition {
+        case .accepted(let id, _):
+            metadata["state"] = "in_progress"
+            metadata["order_id"] = "\(id)"
+            logger.notice("an earlier attempt had created the order: adopted from Colt's inventory", metadata: metadata)
+        case .completed(let id, _):
+            metadata["state"] = "completed"
+            if let id { metadata["order_id"] = "\(id)" }
+            logger.notice("Colt's inventory shows the work already done", metadata: metadata)
+        case .resendNow:
+            logger.info("Colt's inventory shows nothing was created: sending again with the same tracking id", metadata: metadata)
+        case .failed:
+            metadata["state"] = "failed"
+            logger.error("failed: retries exhausted, and Colt's inventory shows no order", metadata: metadata)
+        case .unresolved:
+            metadata["state"] = "unresolved"
+            logger.critical("UNRESOLVED: Colt's inventory could not say whether an order was created; an operator must decide", metadata: metadata)
+        case .reconcile(let at, _):
+            metadata["state"] = "reconciling"
+            metadata["next_attempt_at"] = "\(Timestamp.string(at))"
+            logger.warning("awaiting reconciliation: Colt's inventory does not settle the outcome yet; nothing is sent", metadata: metadata)
+        case .retry, .rejected:
+            break
+        }
+    }
+
+    /// Where a row goes after this result: DESIGN.md's outcomes, the retry budget, and
+    /// invariant 9 (a refusal that may hide an order is checked against the inventory first).
+    private func decide(_ claim: ClaimedRequest, result: AttemptResult, readBeforeSend: Bool, state: EngineState) async
+        -> (AttemptRecord.Transition, Reading?)
+    {
+        let now = Date()
+        let policy = await state.configuration.retry
+        let unknown = claim.outcomeUnknown || result.outcome.mayHaveCreatedOrder || result.sends > 1
         switch result.outcome {
         case .accepted(let orderID):
             await state.apiAnswered()
-            return .accepted(orderID: orderID, orderStatus: "In progress")
+            return (.accepted(orderID: orderID, orderStatus: "In progress"), nil)
         case .rejected:
             await state.apiAnswered()
-            // Before a refusal becomes final, look for an order under this tracking id: an
-            // earlier attempt whose answer was lost, or a resend libcurl made by itself on a
-            // reused connection that died, may have created it, and Colt now refuses the
-            // repeat because the numbers moved on. Refusals are rare; one lookup each is cheap.
-            let lookup: ColtAPI.OrderLookup
-            do {
-                lookup = await api.lookUpOrder(trackingID: claim.trackingID, range: claim.request.range, token: try await tokens.token())
-            } catch {
-                lookup = .failed("no token: \(error.detail)")
+            // A refusal is final only if nothing under this tracking id can have made an order:
+            // a lost earlier answer, or a copy libcurl resent by itself, may have, and Colt then
+            // refuses the repeat because the numbers have moved on.
+            guard result.sends > 1 || (claim.outcomeUnknown && !readBeforeSend) else {
+                return (.rejected(coltCode: result.coltError?.code), nil)
             }
-            switch lookup {
-            case .found(let orderID):
-                logger.notice("Colt refused a resend, but an earlier attempt under this tracking id had created the order", metadata: [
-                    "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "order_id": "\(orderID)",
-                ])
-                return .accepted(orderID: orderID, orderStatus: "In progress")
-            case .failed(let why) where claim.outcomeUnknown || result.sends > 1:
-                // An order may exist and the lookup could not say: a refusal is not final yet.
-                logger.warning("Colt refused a resend and the order lookup failed; trying again later", metadata: [
-                    "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "lookup": "\(why)",
-                ])
-                return retryOrFail(claim, retryAfter: nil, now: now, policy: await state.configuration.retry)
-            case .failed, .notFound:
-                return .rejected(coltCode: result.coltError?.code)
+            let reading: Reading
+            do {
+                reading = try await read(claim)
+            } catch {
+                reading = Reading(answer: .couldNotTell("no token: \(error.detail)"), verdict: .unclear("no token: \(error.detail)"),
+                                  words: "could not reconcile: no token: \(error.detail)")
+            }
+            let age = now.timeIntervalSince(claim.firstAttemptAt)
+            switch reading.verdict {
+            case .adopt(let id, let status):
+                return (.accepted(orderID: id, orderStatus: status ?? "In progress"), reading)
+            case .done(let id, let status):
+                return (.completed(orderID: id, orderStatus: status ?? "Completed"), reading)
+            case .notCreated:
+                return (.rejected(coltCode: result.coltError?.code), reading)
+            case .unclear:
+                if age >= policy.maxAge.seconds { return (.unresolved, reading) }
+                return (.reconcile(at: now.addingTimeInterval(reconcileDelay(claim, policy: policy).seconds), countsAsAttempt: true), reading)
             }
         case .unauthorized:
             // A second 401 with a fresh token: the credentials are wrong. Pause everything.
@@ -326,14 +602,14 @@ public struct OrderEngine: Service {
             logger.critical("COLT REFUSED A FRESH TOKEN (HTTP 401 twice): all submissions are paused. Check the client id, the secret file and the API's base URL", metadata: [
                 "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "retry_at": "\(Timestamp.string(until))",
             ])
-            if mode == .drain {
+            if mode != .daemon {
                 await state.fail(Failure(description: "Colt answered 401 to a fresh token: the credentials are not valid for this API"))
             }
-            return .retry(at: until, countsAsAttempt: false)
+            return (unknown ? .reconcile(at: until, countsAsAttempt: false) : .retry(at: until, countsAsAttempt: false), nil)
         case .throttled, .serverError, .notSent, .timeout, .connectionLost, .badResponse:
             if result.outcome == .throttled, let retryAfter = result.retryAfter {
                 // Capped like a row's own wait: a gateway's skewed clock cannot stop everything for days.
-                let pause = min(retryAfter, await state.configuration.retry.maxDelay)
+                let pause = min(retryAfter, policy.maxDelay)
                 await state.pauseAll(until: now.addingTimeInterval(pause.seconds))
             }
             if let pause = await state.apiFailed(now: now, retryAfter: result.retryAfter) {
@@ -342,34 +618,23 @@ public struct OrderEngine: Service {
                     "pause": "\(pause)", "last_error": "\(result.detail)",
                 ])
             }
-            return retryOrFail(claim, retryAfter: result.retryAfter, now: now, policy: await state.configuration.retry)
+            var generator = SystemRandomNumberGenerator()
+            let at = now.addingTimeInterval(policy.delay(afterAttempt: claim.attempt, retryAfter: result.retryAfter, using: &generator).seconds)
+            // An order may exist: never `failed` before the inventory has been read; the read
+            // decides (and fails the row when the budget is spent and nothing was created).
+            if unknown { return (.reconcile(at: at, countsAsAttempt: true), nil) }
+            if claim.attempt >= policy.maxAttempts || now.timeIntervalSince(claim.firstAttemptAt) >= policy.maxAge.seconds {
+                return (.failed, nil)
+            }
+            return (.retry(at: at, countsAsAttempt: true), nil)
         }
-    }
-
-    /// Another attempt after the backoff, or `failed` when the row's budget (count or age) is spent.
-    private func retryOrFail(_ claim: ClaimedRequest, retryAfter: Duration?, now: Date, policy: RetryPolicy) -> AttemptRecord.Transition {
-        let age = now.timeIntervalSince(claim.firstAttemptAt)
-        if claim.attempt >= policy.maxAttempts || age >= policy.maxAge.seconds {
-            return .failed
-        }
-        var generator = SystemRandomNumberGenerator()
-        let delay = policy.delay(afterAttempt: claim.attempt, retryAfter: retryAfter, using: &generator)
-        return .retry(at: now.addingTimeInterval(delay.seconds), countsAsAttempt: true)
     }
 
     private func record(for claim: ClaimedRequest, result: AttemptResult, transition: AttemptRecord.Transition,
                         outcome: String? = nil) -> AttemptRecord {
         var detail = result.detail
-        switch transition {
-        case .failed:
+        if case .failed = transition {
             detail = "gave up after \(claim.attempt) attempts: \(result.detail)"
-            if claim.outcomeUnknown || result.outcome.mayHaveCreatedOrder {
-                detail += "; an attempt's outcome was unknown, so Colt may hold an order for tracking id \(claim.trackingID): check before sending again"
-            }
-        case .rejected where claim.outcomeUnknown:
-            detail += "; an earlier attempt's outcome was unknown and no order was found for tracking id \(claim.trackingID): check the numbers with Colt before sending again"
-        default:
-            break
         }
         return AttemptRecord(
             claim: claim, endedAt: Date(), httpStatus: result.httpStatus, outcome: outcome ?? result.outcome.name,
@@ -379,11 +644,12 @@ public struct OrderEngine: Service {
             mayHaveCreatedOrder: result.outcome.mayHaveCreatedOrder || result.sends > 1 || outcome == "interrupted", transition: transition)
     }
 
-    private func log(_ claim: ClaimedRequest, result: AttemptResult, transition: AttemptRecord.Transition) {
+    private func log(_ claim: ClaimedRequest, result: AttemptResult, transition: AttemptRecord.Transition, words: String?) {
         var metadata: Logger.Metadata = [
             "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "attempt": "\(claim.attempt)",
             "outcome": "\(result.outcome.name)", "duration_ms": "\(Int(result.duration.seconds * 1000))",
         ]
+        if let words { metadata["reconciliation"] = "\(words)" }
         if let status = result.httpStatus { metadata["http_status"] = "\(status)" }
         switch transition {
         case .accepted(let orderID, let status):
@@ -404,6 +670,20 @@ public struct OrderEngine: Service {
             metadata["state"] = "failed"
             metadata["error"] = "\(result.detail)"
             logger.error("failed: retries exhausted", metadata: metadata)
+        case .reconcile(let at, _):
+            metadata["state"] = "reconciling"
+            metadata["next_attempt_at"] = "\(Timestamp.string(at))"
+            metadata["error"] = "\(result.detail)"
+            logger.warning("outcome unknown: Colt's inventory will be read before anything is sent again", metadata: metadata)
+        case .completed(let orderID, let status):
+            metadata["state"] = "completed"
+            if let orderID { metadata["order_id"] = "\(orderID)" }
+            metadata["order_status"] = "\(status)"
+            logger.notice("Colt refused a resend, but its inventory shows the work done", metadata: metadata)
+        case .unresolved:
+            metadata["state"] = "unresolved"
+            metadata["error"] = "\(result.detail)"
+            logger.critical("UNRESOLVED: Colt's inventory could not say whether an order was created; an operator must decide", metadata: metadata)
         case .resendNow:
             break
         }

@@ -90,7 +90,7 @@ final class RecordBatcher: Sendable {
 
     /// Runs `write` until it does not meet a lock held by another process (each try is one
     /// transaction that either committed or wrote nothing, so trying again is safe).
-    private func waitingWhileBusy<T: Sendable>(_ what: String, count: Int = 1, _ write: @Sendable () async throws -> T) async throws -> T {
+    func waitingWhileBusy<T: Sendable>(_ what: String, count: Int = 1, _ write: @Sendable () async throws -> T) async throws -> T {
         var warned = false
         while true {
             do {

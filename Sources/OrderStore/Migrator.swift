@@ -40,11 +40,16 @@ public enum Migrator {
 
     /// Applies the migrations the database lacks.
     ///
+    /// Foreign keys are off while they run (SQLite's way to rebuild a table that others
+    /// reference, without its `DROP` cascading), and checked before the transaction commits.
+    ///
     /// - Throws: ``DatabaseError`` when the database is newer than this binary, or when an
     ///   applied migration's SQL differs from the one this binary carries.
     @discardableResult
     public static func migrate(_ connection: Connection, migrations: [Migration] = Migration.all) throws -> Report {
-        try connection.transaction(.immediate) {
+        try connection.execute("PRAGMA foreign_keys = OFF")
+        defer { try? connection.execute("PRAGMA foreign_keys = ON") }
+        return try connection.transaction(.immediate) {
             try connection.execute("""
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version    INTEGER PRIMARY KEY,
@@ -83,6 +88,9 @@ public enum Migrator {
                     [.integer(Int64(migration.version)), .text(migration.name), .text(migration.checksum)])
                 report.applied.append(migration.version)
                 report.version = migration.version
+            }
+            if !report.applied.isEmpty, let broken = try connection.first("PRAGMA foreign_key_check", [], { $0.text(0) ?? "?" }) {
+                throw DatabaseError(path: connection.path, message: "the migrations left rows in \(broken) that point at missing rows; nothing was changed")
             }
             return report
         }

@@ -13,10 +13,94 @@ public struct ClaimedRequest: Sendable {
     public var attempt: Int
     /// The journal row opened for this attempt in `attempts`.
     public var journalID: Int64
-    /// Whether an earlier attempt under this tracking id may have created an order.
+    /// Whether an earlier attempt under this tracking id may have created an order. The one
+    /// source of truth for it is the row's `outcome_unknown` column, set by every transition
+    /// whose ``AttemptRecord/mayHaveCreatedOrder`` is true.
     public var outcomeUnknown: Bool
     /// When the current tracking id was first sent (now, for a first attempt).
     public var firstAttemptAt: Date
+    /// Whether the row was claimed from `reconciling`: Colt's inventory must be read before
+    /// anything is sent (invariant 9).
+    public var mustReconcile: Bool = false
+    /// Inventory reads already spent reconciling this tracking id.
+    public var lookups: Int = 0
+}
+
+/// An `in_progress` row due for an inventory check (invariant 10).
+public struct TrackedOrder: Sendable {
+    /// The row's id in `requests`.
+    public var id: Int64
+    public var request: OrderRequest
+    public var trackingID: String
+    public var orderID: String
+    /// When the row was first sent: the order's age is measured from here.
+    public var since: Date
+    /// Attempts the row spent (the journal's attempt number for a completion entry).
+    public var attempts: Int
+    /// Whether the row is already flagged as stalled.
+    public var flaggedStalled: Bool
+}
+
+/// What one inventory check of a tracked order found, and where it leaves the row.
+public struct CheckRecord: Sendable {
+    /// Where the row goes.
+    public enum Outcome: Sendable, Equatable {
+        /// Still in progress: check again at `next`; `stalled` sets the attention flag (in words).
+        case running(orderStatus: String?, next: Date, stalled: String?)
+        /// The order finished; `attention` names numbers that ended somewhere unexpected.
+        case completed(orderStatus: String, attention: String?)
+    }
+
+    public var order: TrackedOrder
+    public var checkedAt: Date
+    public var outcome: Outcome
+    /// Words for the journal (written only for completions and new flags).
+    public var detail: String
+    /// The inventory evidence as JSON, for the journal.
+    public var evidence: String?
+    /// Per-number statuses to keep in `order_numbers` (on completion).
+    public var numbers: [NumberRun]
+
+    public init(order: TrackedOrder, checkedAt: Date, outcome: Outcome, detail: String, evidence: String?, numbers: [NumberRun]) {
+        self.order = order
+        self.checkedAt = checkedAt
+        self.outcome = outcome
+        self.detail = detail
+        self.evidence = evidence
+        self.numbers = numbers
+    }
+}
+
+extension CheckRecord.Outcome {
+    /// The journal's outcome word for a check worth journaling.
+    var journalOutcome: String {
+        switch self {
+        case .completed: "completed"
+        case .running: "stalled"
+        }
+    }
+}
+
+/// A run of consecutive numbers that Colt's inventory showed alike, for `order_numbers`.
+public struct NumberRun: Sendable, Equatable {
+    public var first: String
+    public var last: String
+    public var numbers: Int
+    public var status: String?
+    public var orderID: String?
+    public var orderStatus: String?
+    /// Whether the status is one the action leads to.
+    public var expected: Bool
+
+    public init(first: String, last: String, numbers: Int, status: String?, orderID: String?, orderStatus: String?, expected: Bool) {
+        self.first = first
+        self.last = last
+        self.numbers = numbers
+        self.status = status
+        self.orderID = orderID
+        self.orderStatus = orderStatus
+        self.expected = expected
+    }
 }
 
 /// A row that failed the daemon's own validation and was marked `invalid` instead of claimed.
@@ -37,8 +121,15 @@ public struct AttemptRecord: Sendable {
     public enum Transition: Sendable, Equatable {
         /// Colt accepted: `in_progress`, with Colt's order id and status.
         case accepted(orderID: String, orderStatus: String)
-        /// Try again at `at`; `countsAsAttempt` is false for a refused token (401).
+        /// Try again at `at`; `countsAsAttempt` is false for a refused token (401). Only for
+        /// attempts that cannot have created an order.
         case retry(at: Date, countsAsAttempt: Bool)
+        /// The outcome is unknown: `reconciling`, Colt's inventory is read at `at` before anything else.
+        case reconcile(at: Date, countsAsAttempt: Bool)
+        /// Colt's inventory shows the work done: `completed`, with the order id when known.
+        case completed(orderID: String?, orderStatus: String)
+        /// The inventory did not settle the outcome within the row's age limit: an operator decides.
+        case unresolved
         /// Refused for good by Colt.
         case rejected(coltCode: String?)
         /// Retries exhausted (count or age).
@@ -63,6 +154,12 @@ public struct AttemptRecord: Sendable {
     /// Whether this attempt may have created an order (its answer was lost or unclear).
     public var mayHaveCreatedOrder: Bool
     public var transition: Transition
+    /// An inventory read behind this record (reconciliation): its evidence as JSON, and the
+    /// per-number runs for `order_numbers`; the read counts against the row's `lookups`.
+    public var evidence: String? = nil
+    public var numbers: [NumberRun] = []
+    /// For an accepted row: when its order is first checked (default: at once).
+    public var firstCheckAt: Date? = nil
 
     public init(
         claim: ClaimedRequest, endedAt: Date, httpStatus: Int?, outcome: String, coltCode: String? = nil,
@@ -84,6 +181,23 @@ public struct AttemptRecord: Sendable {
     }
 }
 
+/// How many rows need an operator's eye, for `/metrics`.
+public struct AttentionFigures: Sendable, Equatable {
+    public var reconciling: Int
+    public var unresolved: Int
+    /// Orders being followed (`in_progress`).
+    public var tracked: Int
+    /// Of those, flagged as stalled.
+    public var stalled: Int
+
+    public init(reconciling: Int, unresolved: Int, tracked: Int, stalled: Int) {
+        self.reconciling = reconciling
+        self.unresolved = unresolved
+        self.tracked = tracked
+        self.stalled = stalled
+    }
+}
+
 /// A row a dead process left in `submitting`, handed back to the queue with its own tracking id.
 public struct RecoveredRequest: Sendable {
     public var id: Int64
@@ -101,7 +215,8 @@ public struct RequestQueue: Sendable {
     }
 
     /// Hands rows left in `submitting` by a dead process back to the queue, due now, keeping
-    /// their tracking id; their open journal rows are closed as `interrupted` (outcome unknown).
+    /// their tracking id; their open journal rows are closed as `interrupted` (outcome unknown),
+    /// so the rows are `reconciling`: Colt's inventory is read before they are sent again.
     public func recoverInterrupted(now: Date) async throws -> [RecoveredRequest] {
         let stamp = Timestamp.string(now)
         return try await database.use { db in
@@ -116,9 +231,9 @@ public struct RequestQueue: Sendable {
                     WHERE ended_at IS NULL AND request_id IN (SELECT id FROM requests WHERE state = 'submitting')
                     """, [.text(stamp)])
                 try db.run("""
-                    UPDATE requests SET state = 'retrying', next_attempt_at = ?1, updated_at = ?1, outcome_unknown = 1,
+                    UPDATE requests SET state = 'reconciling', next_attempt_at = ?1, updated_at = ?1, outcome_unknown = 1,
                         attempts = attempts + 1,
-                        last_error = 'interrupted: the daemon stopped while a request was in flight; resending with the same tracking id'
+                        last_error = 'interrupted: the daemon stopped while a request was in flight; reading Colt''s inventory before sending again with the same tracking id'
                     WHERE state = 'submitting'
                     """, [.text(stamp)])
                 return rows
@@ -142,7 +257,7 @@ public struct RequestQueue: Sendable {
                     SELECT id FROM (
                         SELECT id FROM requests r WHERE state = 'queued' AND \(Self.free) ORDER BY id LIMIT ?2
                     ) UNION SELECT id FROM (
-                        SELECT id FROM requests r WHERE state = 'retrying' AND next_attempt_at <= ?1 AND \(Self.free)
+                        SELECT id FROM requests r WHERE state IN ('retrying', 'reconciling') AND next_attempt_at <= ?1 AND \(Self.free)
                         ORDER BY next_attempt_at LIMIT ?2
                     ) ORDER BY id LIMIT ?2
                     """, [.text(stamp), .integer(Int64(limit))]) { $0.integer(0) }
@@ -151,12 +266,13 @@ public struct RequestQueue: Sendable {
                     // A candidate overlapping one claimed just before it in this batch waits too.
                     guard let row = try db.first("""
                         SELECT action, country, range_start, range_end, service_profile, tracking_id, attempts,
-                               outcome_unknown, first_attempt_at
+                               outcome_unknown, first_attempt_at, state, lookups
                         FROM requests r WHERE id = ?1 AND \(Self.free)
                         """, [.integer(id)], { row in
                             (action: row.text(0), country: row.text(1), start: row.text(2), end: row.text(3),
                              profile: row.text(4), trackingID: row.text(5), attempts: row.int(6),
-                             unknown: row.int(7) != 0, firstAttempt: row.text(8))
+                             unknown: row.int(7) != 0, firstAttempt: row.text(8), reconcile: row.text(9) == "reconciling",
+                             lookups: row.int(10))
                         })
                     else { continue }
                     let request: OrderRequest
@@ -183,7 +299,8 @@ public struct RequestQueue: Sendable {
                         [.integer(id), .integer(Int64(row.attempts + 1)), .text(trackingID.text), .text(stamp)])
                     batch.claimed.append(ClaimedRequest(
                         id: id, request: request, trackingID: trackingID, attempt: row.attempts + 1,
-                        journalID: db.lastInsertedRowID, outcomeUnknown: row.unknown, firstAttemptAt: firstAttempt))
+                        journalID: db.lastInsertedRowID, outcomeUnknown: row.unknown, firstAttemptAt: firstAttempt,
+                        mustReconcile: row.unknown || row.reconcile, lookups: row.lookups))
                 }
                 return batch
             }
@@ -196,7 +313,7 @@ public struct RequestQueue: Sendable {
     /// waiting rows below `r.id`, and the few rows `submitting`.
     static let free = """
         NOT EXISTS (SELECT 1 FROM requests o
-                    WHERE o.state IN ('queued', 'submitting', 'retrying') AND o.id < r.id
+                    WHERE o.state IN ('queued', 'submitting', 'retrying', 'reconciling') AND o.id < r.id
                       AND length(o.range_start) = length(r.range_start)
                       AND o.range_start <= coalesce(r.range_end, r.range_start)
                       AND coalesce(o.range_end, o.range_start) >= r.range_start)
@@ -239,31 +356,161 @@ public struct RequestQueue: Sendable {
         }
     }
 
-    /// Whether any row is due now: queued, or retrying with its time come.
+    /// Whether any row is due now: queued, or retrying or reconciling with its time come.
     public func hasDue(now: Date) async throws -> Bool {
         let stamp = Timestamp.string(now)
         return try await database.use { db in
             try db.first("""
                 SELECT EXISTS (SELECT 1 FROM requests WHERE state = 'queued')
-                    OR EXISTS (SELECT 1 FROM requests WHERE state = 'retrying' AND next_attempt_at <= ?1)
+                    OR EXISTS (SELECT 1 FROM requests WHERE state IN ('retrying', 'reconciling') AND next_attempt_at <= ?1)
                 """, [.text(stamp)]) { $0.int(0) != 0 } ?? false
         }
     }
 
-    /// The earliest `next_attempt_at` after `now` of a retrying row, or `nil` when none waits.
-    /// (A row already due but waiting behind an overlapping one is woken by that one's end.)
+    /// The earliest `next_attempt_at` after `now` of a retrying or reconciling row, or `nil`
+    /// when none waits. (A row already due but waiting behind an overlapping one is woken by
+    /// that one's end.)
     public func earliestRetry(after now: Date) async throws -> Date? {
         try await database.use { db in
-            try db.first("SELECT min(next_attempt_at) FROM requests WHERE state = 'retrying' AND next_attempt_at > ?1",
+            try db.first("SELECT min(next_attempt_at) FROM requests WHERE state IN ('retrying', 'reconciling') AND next_attempt_at > ?1",
                          [.text(Timestamp.string(now))]) { $0.text(0) }?
                 .flatMap(Timestamp.date)
         }
     }
 
-    /// How many rows are not settled yet (queued, submitting or retrying).
+    /// How many rows are not settled yet (queued, submitting, retrying or reconciling).
     public func unsettledCount() async throws -> Int {
         try await database.use { db in
-            try db.first("SELECT count(*) FROM requests WHERE state IN ('queued', 'submitting', 'retrying')") { $0.int(0) } ?? 0
+            try db.first("SELECT count(*) FROM requests WHERE state IN ('queued', 'submitting', 'retrying', 'reconciling')") { $0.int(0) } ?? 0
+        }
+    }
+
+    /// How many orders are being followed to completion (`in_progress`).
+    public func trackedCount() async throws -> Int {
+        try await database.use { db in
+            try db.first("SELECT count(*) FROM requests WHERE state = 'in_progress'") { $0.int(0) } ?? 0
+        }
+    }
+
+    /// The row, other than `id`, that holds `orderID`, if any.
+    public func orderHolder(_ orderID: String, excluding id: Int64) async throws -> Int64? {
+        try await database.use { db in
+            try db.first("SELECT id FROM requests WHERE order_id = ?1 AND id <> ?2 LIMIT 1", [.text(orderID), .integer(id)]) { $0.integer(0) }
+        }
+    }
+
+    /// Counts for the operator's figures (`/metrics`).
+    public func attentionFigures(now: Date, stallAfter: Duration) async throws -> AttentionFigures {
+        try await database.use { db in
+            try db.first("""
+                SELECT (SELECT count(*) FROM requests WHERE state = 'reconciling'),
+                       (SELECT count(*) FROM requests WHERE state = 'unresolved'),
+                       (SELECT count(*) FROM requests WHERE state = 'in_progress'),
+                       (SELECT count(*) FROM requests WHERE state = 'in_progress' AND attention LIKE 'stalled%')
+                """) { AttentionFigures(reconciling: $0.int(0), unresolved: $0.int(1), tracked: $0.int(2), stalled: $0.int(3)) }
+                ?? AttentionFigures(reconciling: 0, unresolved: 0, tracked: 0, stalled: 0)
+        }
+    }
+
+    // MARK: Following orders to completion
+
+    /// Takes up to `limit` `in_progress` rows whose check is due, oldest check first, and leases
+    /// them for `lease` (their `next_check_at` moves on, so a check that dies is made again later).
+    public func claimChecks(now: Date, limit: Int, lease: Duration) async throws -> [TrackedOrder] {
+        guard limit > 0 else { return [] }
+        let stamp = Timestamp.string(now)
+        let leased = Timestamp.string(now.addingTimeInterval(Double(lease.components.seconds)))
+        return try await database.use { db in
+            try db.transaction {
+                let rows = try db.query("""
+                    SELECT id, action, country, range_start, range_end, service_profile, tracking_id, order_id,
+                           coalesce(first_attempt_at, created_at), attempts, attention LIKE 'stalled%'
+                    FROM requests WHERE state = 'in_progress' AND next_check_at <= ?1 ORDER BY next_check_at LIMIT ?2
+                    """, [.text(stamp), .integer(Int64(limit))]) { row in
+                    (id: row.integer(0), action: row.text(1), country: row.text(2), start: row.text(3), end: row.text(4),
+                     profile: row.text(5), trackingID: row.text(6) ?? "", orderID: row.text(7), since: row.text(8),
+                     attempts: row.int(9), stalled: row.int(10) != 0)
+                }
+                var orders: [TrackedOrder] = []
+                for row in rows {
+                    try db.run("UPDATE requests SET next_check_at = ?2 WHERE id = ?1", [.integer(row.id), .text(leased)])
+                    guard let orderID = row.orderID,
+                          let request = try? OrderRequest(action: row.action, country: row.country, rangeStart: row.start,
+                                                          rangeEnd: row.end, serviceProfile: row.profile)
+                    else {
+                        try db.run("""
+                            UPDATE requests SET next_check_at = NULL, updated_at = ?2,
+                                attention = 'not followed: the row has no order id or its columns are not valid any more'
+                            WHERE id = ?1
+                            """, [.integer(row.id), .text(stamp)])
+                        continue
+                    }
+                    orders.append(TrackedOrder(id: row.id, request: request, trackingID: row.trackingID, orderID: orderID,
+                                               since: row.since.flatMap(Timestamp.date) ?? now, attempts: row.attempts,
+                                               flaggedStalled: row.stalled))
+                }
+                return orders
+            }
+        }
+    }
+
+    /// The earliest `next_check_at` of a tracked order, or `nil` when none is followed.
+    public func earliestCheck() async throws -> Date? {
+        try await database.use { db in
+            try db.first("SELECT min(next_check_at) FROM requests WHERE state = 'in_progress'") { $0.text(0) }?
+                .flatMap(Timestamp.date)
+        }
+    }
+
+    /// Records inventory checks, in one transaction.
+    public func record(checks: [CheckRecord]) async throws {
+        guard !checks.isEmpty else { return }
+        try await database.use { db in
+            try db.transaction {
+                for check in checks { try Self.write(check, to: db) }
+            }
+        }
+    }
+
+    private static func write(_ check: CheckRecord, to db: Connection) throws {
+        let stamp = Timestamp.string(check.checkedAt)
+        let id = SQLValue.integer(check.order.id)
+        var journal = false
+        switch check.outcome {
+        case .running(let orderStatus, let next, let stalled):
+            try db.run("""
+                UPDATE requests SET checked_at = ?2, next_check_at = ?3, order_status = coalesce(?4, order_status),
+                    attention = coalesce(?5, attention), updated_at = CASE WHEN ?5 IS NULL THEN updated_at ELSE ?2 END
+                WHERE id = ?1 AND state = 'in_progress'
+                """, [id, .text(stamp), .text(Timestamp.string(next)), .text(orderStatus), .text(stalled)])
+            journal = stalled != nil
+        case .completed(let orderStatus, let attention):
+            try db.run("""
+                UPDATE requests SET state = 'completed', order_status = ?2, completed_at = ?3, checked_at = ?3,
+                    next_check_at = NULL, attention = ?4, updated_at = ?3
+                WHERE id = ?1 AND state = 'in_progress'
+                """, [id, .text(orderStatus), .text(stamp), .text(attention)])
+            try writeNumbers(check.numbers, request: check.order.id, stamp: stamp, to: db)
+            journal = true
+        }
+        if journal {
+            try db.run("""
+                INSERT INTO attempts (request_id, attempt, tracking_id, started_at, ended_at, outcome, detail, evidence, duration_ms)
+                VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, 0)
+                """, [id, .integer(Int64(check.order.attempts)), .text(check.order.trackingID), .text(stamp),
+                      .text(check.outcome.journalOutcome), .text(check.detail), .text(check.evidence)])
+        }
+    }
+
+    private static func writeNumbers(_ runs: [NumberRun], request: Int64, stamp: String, to db: Connection) throws {
+        guard !runs.isEmpty else { return }
+        try db.run("DELETE FROM order_numbers WHERE request_id = ?1", [.integer(request)])
+        for run in runs {
+            try db.run("""
+                INSERT INTO order_numbers (request_id, first_number, last_number, numbers, status, order_id, order_status, expected, checked_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                """, [.integer(request), .text(run.first), .text(run.last), .integer(Int64(run.numbers)), .text(run.status),
+                      .text(run.orderID), .text(run.orderStatus), run.expected ? 1 : 0, .text(stamp)])
         }
     }
 
@@ -279,22 +526,45 @@ public struct RequestQueue: Sendable {
         let ended = Timestamp.string(record.endedAt)
         try db.run("""
             UPDATE attempts SET ended_at = ?2, http_status = ?3, outcome = ?4, colt_code = ?5, colt_reason = ?6,
-                colt_message = ?7, detail = ?8, response_body = ?9, duration_ms = ?10
+                colt_message = ?7, detail = ?8, response_body = ?9, duration_ms = ?10, evidence = ?11
             WHERE id = ?1
             """, [
                 .integer(record.claim.journalID), .text(ended), .integer(record.httpStatus), .text(record.outcome),
                 .text(record.coltCode), .text(record.coltReason), .text(record.coltMessage), .text(record.detail),
-                .text(record.responseBody), .integer(record.durationMilliseconds),
+                .text(record.responseBody), .integer(record.durationMilliseconds), .text(record.evidence),
             ])
         let unknown: SQLValue = record.mayHaveCreatedOrder ? 1 : 0
         let id = SQLValue.integer(record.claim.id)
+        if record.evidence != nil {
+            try db.run("UPDATE requests SET lookups = lookups + 1 WHERE id = ?1", [id])
+            try writeNumbers(record.numbers, request: record.claim.id, stamp: ended, to: db)
+        }
         switch record.transition {
         case .accepted(let orderID, let orderStatus):
             try db.run("""
                 UPDATE requests SET state = 'in_progress', order_id = ?2, order_status = ?3, attempts = attempts + 1,
-                    last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4
+                    last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4, next_check_at = ?5
                 WHERE id = ?1
-                """, [id, .text(orderID), .text(orderStatus), .text(ended)])
+                """, [id, .text(orderID), .text(orderStatus), .text(ended), .text(Timestamp.string(record.firstCheckAt ?? record.endedAt))])
+        case .completed(let orderID, let orderStatus):
+            try db.run("""
+                UPDATE requests SET state = 'completed', order_id = coalesce(?2, order_id), order_status = ?3, attempts = attempts + 1,
+                    last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4, completed_at = ?4,
+                    checked_at = ?4, next_check_at = NULL, outcome_unknown = max(outcome_unknown, ?5)
+                WHERE id = ?1
+                """, [id, .text(orderID), .text(orderStatus), .text(ended), unknown])
+        case .reconcile(let at, let counts):
+            try db.run("""
+                UPDATE requests SET state = 'reconciling', next_attempt_at = ?2, attempts = attempts + ?3,
+                    outcome_unknown = 1, last_error = ?4, colt_code = ?5, updated_at = ?6
+                WHERE id = ?1
+                """, [id, .text(Timestamp.string(at)), counts ? 1 : 0, .text(record.detail), .text(record.coltCode), .text(ended)])
+        case .unresolved:
+            try db.run("""
+                UPDATE requests SET state = 'unresolved', next_attempt_at = NULL, outcome_unknown = 1, last_error = ?2,
+                    attention = ?2, updated_at = ?3
+                WHERE id = ?1
+                """, [id, .text(record.detail), .text(ended)])
         case .retry(let at, let counts):
             try db.run("""
                 UPDATE requests SET state = 'retrying', next_attempt_at = ?2, attempts = attempts + ?3,

@@ -44,3 +44,14 @@ public enum Timestamp {
         return Date(timeIntervalSince1970: Double(seconds) + Double(fraction) / 1000)
     }
 }
+
+extension Timestamp {
+    /// An age in words, as the `ledger` view writes it: `42s`, `3m 5s`, `4h 12m`, `3d 4h`.
+    public static func age(_ duration: Duration) -> String {
+        let s = max(0, Int(duration.components.seconds))
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m \(s % 60)s" }
+        if s < 86_400 { return "\(s / 3600)h \(s % 3600 / 60)m" }
+        return "\(s / 86_400)d \(s % 86_400 / 3600)h"
+    }
+}
