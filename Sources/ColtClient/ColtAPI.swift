@@ -201,7 +201,9 @@ public struct ColtAPI: Sendable {
         let selector = orderID.map { "orderID=\(Self.queryEncoded($0))" }
             ?? "numberRangeStart=\(Self.queryEncoded(range.start.text))&numberRangeEnd=\(Self.queryEncoded(range.end.text))"
         let limit = Self.inventoryPageSize
-        let maxPages = inventory.count / limit + 3
+        // Every page must bring a new number (or the reading ends), and a server may page in
+        // smaller steps than asked: at most one page per number, and never more than 2,000.
+        let maxPages = min(inventory.count, 2000) + 2
         var offset = 0
         while true {
             let http = makeRequest(

@@ -70,8 +70,14 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(name: .customLong("tracking-id-mode"), help: "replay: a repeated x-tracking-id answers the first answer again; ignore: processed as new.")
     var trackingIDMode = "replay"
 
-    @Option(help: "Seconds until an order turns Completed (default: stays In progress).")
+    @Option(help: "About how many seconds an order stays In progress before it completes and its numbers move (each order draws 0.5 to 1.5 times this, seeded; NL 088 three times longer). Default: orders never complete.")
     var completionDelay: Double?
+
+    @Option(name: .customLong("number-shape"), help: "The GET Number answer: rich ({\"numbers\":[...]} with order details and tracking ids) or minimal (a bare array of number, resourceStatus and the running order's orderId; nothing Colt has not published).")
+    var numberShape = "rich"
+
+    @Option(help: "The most numbers one page of GET Number holds.")
+    var numberPageLimit = 1000
 
     @Option(help: "Access token lifetime in seconds.")
     var tokenLifetime: Double = 1800
@@ -92,6 +98,10 @@ struct SandboxCommand: AsyncParsableCommand {
         guard TrackingIDMode(rawValue: trackingIDMode) != nil else {
             throw ValidationError("--tracking-id-mode must be replay or ignore, not '\(trackingIDMode)'")
         }
+        guard NumberShape(rawValue: numberShape) != nil else {
+            throw ValidationError("--number-shape must be rich or minimal, not '\(numberShape)'")
+        }
+        guard numberPageLimit > 0 else { throw ValidationError("--number-page-limit must be positive") }
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
@@ -121,6 +131,8 @@ struct SandboxCommand: AsyncParsableCommand {
         configuration.seed = seed
         configuration.trackingIDMode = TrackingIDMode(rawValue: trackingIDMode) ?? .replay
         configuration.completionDelay = completionDelay.map { .milliseconds(Int64(($0 * 1000).rounded())) }
+        configuration.numberShape = NumberShape(rawValue: numberShape) ?? .rich
+        configuration.numberPageLimit = numberPageLimit
         configuration.tokenLifetime = .milliseconds(Int64((tokenLifetime * 1000).rounded()))
         configuration.faults = try faults.map { try FaultRule(spec: $0) }
         if let tlsCert, let tlsKey {

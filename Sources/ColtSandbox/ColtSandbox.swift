@@ -16,19 +16,22 @@ import Synchronization
 /// the methods below, and ``shutdown()`` it; many sandboxes can run (and be restarted) in
 /// one process, each with its own state.
 ///
-/// Numbers change status as soon as their order is accepted (the order itself stays
-/// `In progress` until ``SandboxConfiguration/completionDelay`` has passed); a new order on
-/// a number whose order is still `In progress` is refused with 409.
+/// An accepted order stays `In progress` until its completion time (about
+/// ``SandboxConfiguration/completionDelay``) has passed; then its numbers move to the status the
+/// seeds' tables give. A new order on a number whose order is still `In progress` is refused with 409.
 ///
 /// Endpoints:
 /// - `POST /authentication/v1/oauth/token`
 /// - `POST /numberManagement/v1/return/order`, `POST /numberManagement/v1/reactivate/order`
-/// - `GET /numberManagement/v1/Number?numberRangeStart=&numberRangeEnd=` or `?orderId=`,
-///   answering the sandbox's own shape (Colt has not published one):
+/// - `GET /numberManagement/v1/Number?numberRangeStart=&numberRangeEnd=` or `?orderID=`, paged
+///   with `offset` and `limit` (`X-Total-Count` tells the total), in one of two shapes (Colt has
+///   not published one; see ``NumberShape``): rich,
 ///   `{"numbers":[{"number":"+442081324758","status":"Quarantined","country":"GB",
 ///   "serviceProfile":"ANH","lastOrder":{"id":"ORD-12345678","trackingId":"...",
-///   "type":"return","status":"In progress","createdAt":"..."},"orders":[...]}]}`
-///   (`lastOrder` is absent for a number that never had an order; `orders` is oldest first).
+///   "type":"return","status":"In progress","createdAt":"..."},"orders":[...]}],"totalCount":1}`
+///   (`lastOrder` is absent for a number that never had an order; `orders` is oldest first), or
+///   minimal, `[{"number":"+442081324758","resourceStatus":"Activated","orderId":"ORD-12345678"}]`
+///   (`orderId` only while the order runs).
 /// - `GET /_sandbox/orders[?trackingId=|?number=]`, `GET /_sandbox/stats`,
 ///   `GET|PUT /_sandbox/faults`, `POST /_sandbox/expire-tokens`, `GET /_sandbox/numbers`.
 public final class ColtSandbox: Sendable {

@@ -16,9 +16,15 @@ public struct SandboxConfiguration: Sendable {
     public var clientSecret: String = "sandbox-secret"
     /// How long an issued access token stays valid (`expires_in` is this, in whole seconds).
     public var tokenLifetime: Duration = .seconds(1800)
-    /// Time after which an accepted order turns from `In progress` to `Completed`;
-    /// `nil` keeps every order `In progress` forever.
+    /// About how long an accepted order stays `In progress` before it completes and its
+    /// numbers move to their new status: each order draws from half to one and a half times
+    /// this (seeded by ``seed``), three times longer for NL 088 numbers. `nil` keeps every order
+    /// `In progress` (and its numbers where they were) forever.
     public var completionDelay: Duration? = nil
+    /// How `GET /numberManagement/v1/Number` answers; see ``NumberShape``.
+    public var numberShape: NumberShape = .rich
+    /// The most numbers one page of `GET /numberManagement/v1/Number` holds (`limit` is capped to it).
+    public var numberPageLimit: Int = 1000
     /// What a repeated `x-tracking-id` on an order endpoint does; see ``TrackingIDMode``.
     public var trackingIDMode: TrackingIDMode = .replay
     /// Seed of the generators behind order ids and probabilistic faults (runs are reproducible).
@@ -44,6 +50,17 @@ public enum TrackingIDMode: String, Sendable, CaseIterable, Codable {
     /// A repeated tracking id is processed as a brand-new request (so it is usually refused
     /// by the number state machine, because the numbers have already moved).
     case ignore
+}
+
+/// The shape of the sandbox's `GET /numberManagement/v1/Number` answer. Colt has not published
+/// one, so the daemon must read either.
+public enum NumberShape: String, Sendable, CaseIterable, Codable {
+    /// `{"numbers":[{"number","status","country","serviceProfile","lastOrder":{"id","trackingId",
+    /// "type","status","createdAt"},"orders":[...]}],"totalCount":N}`: every detail, tracking ids included.
+    case rich
+    /// A bare array of `{"number","resourceStatus","orderId"}`, `orderId` only while the order
+    /// runs: no tracking id, no order status, nothing Colt has not published.
+    case minimal
 }
 
 /// Paths of the PEM files for HTTPS.

@@ -92,3 +92,12 @@ struct NumberView: Codable, Sendable {
     /// Every order on the number, oldest first.
     var orders: [OrderRef]
 }
+
+/// One number in the minimal `GET /numberManagement/v1/Number` answer: only what Colt's
+/// documents suggest (the seeds' `resourceStatus`), and the order while it runs.
+struct MinimalNumberView: Encodable, Sendable {
+    var number: String
+    var resourceStatus: String
+    /// The order in progress on the number; absent once it completed.
+    var orderId: String?
+}

@@ -132,7 +132,8 @@ struct SandboxResponder: HTTPResponder {
                 authorization: headers[.authorization],
                 start: query["numberRangeStart"].map(Self.e164Parameter),
                 end: query["numberRangeEnd"].map(Self.e164Parameter),
-                orderID: query["orderId"].map(String.init))
+                orderID: (query["orderID"] ?? query["orderId"]).map(String.init),
+                offset: query["offset"].flatMap { Int($0) }, limit: query["limit"].flatMap { Int($0) })
         }
 
         switch fault?.kind {

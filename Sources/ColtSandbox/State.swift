@@ -16,6 +16,9 @@ actor SandboxState {
         var createdAt: Date
         var createdInstant: ContinuousClock.Instant
         var completesAt: ContinuousClock.Instant?
+        /// The status each number moves to when the order completes.
+        var targets: [(String, NumberStatus)]
+        var settled = false
 
         func isInProgress(at now: ContinuousClock.Instant) -> Bool {
             guard let completesAt else { return true }
@@ -32,6 +35,10 @@ actor SandboxState {
     private let tokenLifetime: Duration
     private let completionDelay: Duration?
     private let trackingIDMode: TrackingIDMode
+    private let numberShape: NumberShape
+    private let numberPageLimit: Int
+    /// Orders not yet completed whose numbers still have to move, soonest first.
+    private var pendingCompletions: [Int] = []
     private let seed: UInt64
 
     private var inventory: [String: InventoryNumber] = [:]
@@ -42,6 +49,7 @@ actor SandboxState {
     private var orderIndexByID: [String: Int] = [:]
     private var orderIndexesByNumber: [String: [Int]] = [:]
     private var idGenerator: SeededGenerator
+    private var completionGenerator: SeededGenerator
 
     private var tokens: [String: ContinuousClock.Instant] = [:]
     private var tokensIssued = 0
@@ -64,8 +72,11 @@ actor SandboxState {
         self.tokenLifetime = configuration.tokenLifetime
         self.completionDelay = configuration.completionDelay
         self.trackingIDMode = configuration.trackingIDMode
+        self.numberShape = configuration.numberShape
+        self.numberPageLimit = max(1, configuration.numberPageLimit)
         self.seed = configuration.seed
         self.idGenerator = SeededGenerator(seed: configuration.seed)
+        self.completionGenerator = SeededGenerator(seed: configuration.seed ^ 0xC0_4D_1E_7E)
         self.faultGenerator = SeededGenerator(seed: configuration.seed ^ 0xFA17_FA17_FA17_FA17)
         for row in configuration.inventory {
             if self.inventory.updateValue(row, forKey: row.number) == nil {
@@ -231,6 +242,25 @@ actor SandboxState {
 
     // MARK: Orders
 
+    /// Moves the numbers of every order whose completion time has passed to their new status.
+    private func settleCompletions(now: ContinuousClock.Instant) {
+        while let index = self.pendingCompletions.first, let at = self.orderRecords[index].completesAt, at <= now {
+            self.pendingCompletions.removeFirst()
+            for (number, target) in self.orderRecords[index].targets { self.inventory[number]?.status = target }
+            self.orderRecords[index].settled = true
+            self.orderRecords[index].targets = []
+        }
+    }
+
+    /// The delay after which an order completes: the configured delay scaled by a seeded draw
+    /// in 0.5...1.5, and three times longer for NL 088 numbers (three working days at Colt).
+    private func completionTime(numbers: [String], country: String, now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        guard let delay = self.completionDelay else { return nil }
+        var scaled = delay * (0.5 + self.completionGenerator.nextUnit())
+        if numbers.contains(where: { ColtRules.isNL088($0, country: country) }) { scaled = scaled * 3 }
+        return now + scaled
+    }
+
     func submitOrder(endpoint: ColtEndpoint, trackingID: String?, authorization: String?,
                      contentType: String?, body: [UInt8]) -> SandboxReply {
         guard let action = endpoint.action else { return .error(404, "404", "Not Found", "Not an order endpoint") }
@@ -381,6 +411,7 @@ actor SandboxState {
 
         // Per-number checks; nothing changes unless every number passes.
         let now = self.clock.now
+        self.settleCompletions(now: now)
         var notFound: [String] = []
         var wrongOwner: [InventoryNumber] = []
         var busy: [(String, OrderRecord)] = []
@@ -434,7 +465,7 @@ actor SandboxState {
                           details: list(wrongState.map { ["number": .string($0.number), "status": .string($0.status.rawValue)] }))
         }
 
-        // Accept: create the order and move the numbers at once.
+        // Accept: create the order; the numbers move to their new status when it completes.
         var id: String
         repeat {
             id = "ORD-" + String(format: "%08d", Int(self.idGenerator.next() % 100_000_000))
@@ -442,14 +473,22 @@ actor SandboxState {
         let record = OrderRecord(
             id: id, trackingID: trackingID, action: action, country: country, serviceProfile: serviceProfile,
             ranges: ranges.map { [$0.0, $0.1] }, numbers: numbers, createdAt: Date(), createdInstant: now,
-            completesAt: self.completionDelay.map { now + $0 }
+            completesAt: self.completionTime(numbers: numbers, country: country, now: now), targets: targets
         )
         let index = self.orderRecords.count
         self.orderRecords.append(record)
         self.orderIndexByID[id] = index
-        for (number, target) in targets {
-            self.inventory[number]?.status = target
+        for (number, _) in targets {
             self.orderIndexesByNumber[number, default: []].append(index)
+        }
+        if let completesAt = record.completesAt {
+            var low = 0, high = self.pendingCompletions.count
+            while low < high {
+                let mid = (low + high) / 2
+                if self.orderRecords[self.pendingCompletions[mid]].completesAt! > completesAt { high = mid } else { low = mid + 1 }
+            }
+            self.pendingCompletions.insert(index, at: low)
+            self.settleCompletions(now: now)
         }
         struct Created: Encodable { struct Order: Encodable { var id: String }; var order: Order }
         return .json(201, Created(order: .init(id: id)))
@@ -457,17 +496,21 @@ actor SandboxState {
 
     // MARK: Number search
 
-    func queryNumbers(authorization: String?, start: String?, end: String?, orderID: String?) -> SandboxReply {
+    func queryNumbers(authorization: String?, start: String?, end: String?, orderID: String?, offset: Int?, limit: Int?) -> SandboxReply {
         if let problem = self.bearerProblem(authorization) { return problem }
+        let now = self.clock.now
+        self.settleCompletions(now: now)
         var numbers: [String]
         if let orderID {
             guard let index = self.orderIndexByID[orderID] else {
                 return .error(404, "010", "Order not found", "Order \(orderID) is unknown")
             }
-            numbers = self.orderRecords[index].numbers
+            let record = self.orderRecords[index]
+            // The minimal shape names an order only while it runs: afterwards no number carries it.
+            numbers = self.numberShape == .minimal && !record.isInProgress(at: now) ? [] : record.numbers
         } else {
             guard let start else {
-                return .error(400, "005", "Invalid parameter", "numberRangeStart or orderId is mandatory")
+                return .error(400, "005", "Invalid parameter", "numberRangeStart or orderID is mandatory")
             }
             let end = end ?? start
             guard ColtRules.isE164(start), ColtRules.isE164(end) else {
@@ -481,20 +524,34 @@ actor SandboxState {
             }
             numbers = expanded.filter { self.inventory[$0] != nil }
         }
-        let now = self.clock.now
-        let views: [NumberView] = numbers.compactMap { number in
-            guard let row = self.inventory[number] else { return nil }
-            let refs = (self.orderIndexesByNumber[number] ?? []).map { index -> NumberView.OrderRef in
-                let record = self.orderRecords[index]
-                return .init(id: record.id, trackingId: record.trackingID, type: record.action.rawValue,
-                             status: record.isInProgress(at: now) ? "In progress" : "Completed",
-                             createdAt: record.createdAt)
+        let total = numbers.count
+        let first = min(max(0, offset ?? 0), total)
+        let count = min(max(0, limit ?? self.numberPageLimit), self.numberPageLimit, total - first)
+        let page = numbers[first..<(first + count)]
+        let headers = ["X-Total-Count": String(total), "X-Result-Count": String(count)]
+        switch self.numberShape {
+        case .minimal:
+            let items: [MinimalNumberView] = page.compactMap { number in
+                guard let row = self.inventory[number] else { return nil }
+                let running = self.orderIndexesByNumber[number]?.last.map { self.orderRecords[$0] }.flatMap { $0.isInProgress(at: now) ? $0.id : nil }
+                return MinimalNumberView(number: number, resourceStatus: row.status.rawValue, orderId: running)
             }
-            return NumberView(number: number, status: row.status.rawValue, country: row.country,
-                              serviceProfile: row.serviceProfile, lastOrder: refs.last, orders: refs)
+            return .json(200, items, headers: headers)
+        case .rich:
+            let views: [NumberView] = page.compactMap { number in
+                guard let row = self.inventory[number] else { return nil }
+                let refs = (self.orderIndexesByNumber[number] ?? []).map { index -> NumberView.OrderRef in
+                    let record = self.orderRecords[index]
+                    return .init(id: record.id, trackingId: record.trackingID, type: record.action.rawValue,
+                                 status: record.isInProgress(at: now) ? "In progress" : "Completed",
+                                 createdAt: record.createdAt)
+                }
+                return NumberView(number: number, status: row.status.rawValue, country: row.country,
+                                  serviceProfile: row.serviceProfile, lastOrder: refs.last, orders: refs)
+            }
+            struct Body: Encodable { var numbers: [NumberView]; var totalCount: Int }
+            return .json(200, Body(numbers: views, totalCount: total), headers: headers)
         }
-        struct Body: Encodable { var numbers: [NumberView] }
-        return .json(200, Body(numbers: views))
     }
 
     // MARK: Inspection
@@ -520,9 +577,15 @@ actor SandboxState {
         return (self.orderIndexesByNumber[number] ?? []).map { self.publicOrder(self.orderRecords[$0], now: now) }
     }
 
-    func status(of number: String) -> NumberStatus? { self.inventory[number]?.status }
+    func status(of number: String) -> NumberStatus? {
+        self.settleCompletions(now: self.clock.now)
+        return self.inventory[number]?.status
+    }
 
-    func inventorySnapshot() -> [InventoryNumber] { self.inventoryOrder.compactMap { self.inventory[$0] } }
+    func inventorySnapshot() -> [InventoryNumber] {
+        self.settleCompletions(now: self.clock.now)
+        return self.inventoryOrder.compactMap { self.inventory[$0] }
+    }
 
     func stats() -> SandboxStats {
         let now = self.clock.now

@@ -174,48 +174,6 @@ struct ColtAPITests {
         #expect(!result.detail.contains("tok-SECRET"))
     }
 
-    @Test func findOrderSearchesTheInventoryAnswer() async throws {
-        let server = try LoopbackServer { request in
-            let tracking = request.target.contains("%2B442081324758") ? "co-mine" : "co-other"
-            return .json(
-                200,
-                #"{"numbers":[{"number":"+442081324757","lastOrder":{"id":"ORD-0","trackingId":"co-else"}},"#
-                    + #"{"number":"+442081324758","status":"Quarantined","lastOrder":{"id":"ORD-1","trackingId":"\#(tracking)","type":"return","status":"In progress"}}]}"#)
-        }
-        defer { server.stop() }
-        let (api, transport) = try makeAPI(server.baseURL)
-        defer { transport.shutdown() }
-        let range = try NumberRange(start: "+442081324758", end: nil)
-        let found = await api.findOrder(trackingID: TrackingID("co-mine")!, range: range, token: testToken)
-        #expect(found == "ORD-1")
-        let missing = await api.findOrder(trackingID: TrackingID("co-nobody")!, range: range, token: testToken)
-        #expect(missing == nil)
-        let sent = try #require(server.requests.first)
-        #expect(sent.method == "GET")
-        #expect(sent.target == "/numberManagement/v1/Number?numberRangeStart=%2B442081324758&numberRangeEnd=%2B442081324758")
-        #expect(sent.header("authorization") == "Bearer tok-SECRET-4711-abcdef")
-    }
-
-    @Test(arguments: [
-        LoopbackServer.Reply.json(500, #"{"lastOrder":{"id":"ORD-1","trackingId":"co-mine"}}"#),
-        .json(200, "<html>"),
-        .close,
-        .json(200, #"{"orderId":"ORD-2","trackingId":"co-mine"}"#),
-    ])
-    func findOrderIsDefensive(reply: LoopbackServer.Reply) async throws {
-        let server = try LoopbackServer { _ in reply }
-        defer { server.stop() }
-        let (api, transport) = try makeAPI(server.baseURL)
-        defer { transport.shutdown() }
-        let found = await api.findOrder(
-            trackingID: TrackingID("co-mine")!, range: try NumberRange(start: "+442081324758", end: nil), token: testToken)
-        if case .respond(200, _, let body) = reply, body.first == UInt8(ascii: "{") {
-            #expect(found == "ORD-2")
-        } else {
-            #expect(found == nil)
-        }
-    }
-
     @Test func secretsNeverPrint() {
         let secret = Secret("hunter2-password")
         var dumped = ""

@@ -53,7 +53,7 @@ struct FuzzTests {
             #expect(result.responseBody.utf8.count <= AttemptResult.journalBodyLimit * 3 + 64)
             if case let .accepted(id) = result.outcome { #expect(!id.isEmpty) }
             _ = JSONValue.parse(body)
-            _ = ColtAPI.orderID(for: "co-x", in: JSONValue.parse(body) ?? .null)
+            _ = InventoryAnswerReader.page(JSONValue.parse(body) ?? .null)
             _ = try? ColtAPI.token(from: exchange, obtainedAt: .now)
         }
         #expect(count > 1000)

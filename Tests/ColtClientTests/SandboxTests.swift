@@ -41,16 +41,60 @@ struct SandboxTests {
         #expect(unknown.outcome.mayHaveCreatedOrder)
         let created = await sandbox.orders(forTrackingID: "co-e2e-2").map(\.id)
         #expect(created.count == 1)
-        let found = await api.findOrder(trackingID: TrackingID("co-e2e-2")!, range: reactivate.range, token: token)
-        #expect(found != nil)
-        #expect(found == created.first)
-        #expect(await api.findOrder(trackingID: TrackingID("co-nobody")!, range: reactivate.range, token: token) == nil)
+        // The inventory shows the number carrying that order (the rich shape; tracking ids unused).
+        guard case let .read(inventory) = await api.readInventory(range: reactivate.range, token: token) else {
+            Issue.record("the inventory could not be read")
+            await sandbox.shutdown()
+            return
+        }
+        #expect(inventory[0].orderID == created.first)
+        #expect(inventory[0].status == "Quarantined", "the number moves when the order completes")
+        #expect(inventory[0].orderStatus == "In progress")
 
         // Colt refuses a second return of the same number for good.
         let again = await api.submit(try order(), trackingID: TrackingID("co-e2e-3")!, token: token)
         #expect(again.outcome == .rejected, "\(again.detail)")
         #expect(again.coltError != nil)
         await sandbox.shutdown()
+    }
+
+    /// Both of the sandbox's answer shapes read alike, paged, by range and by order id; after
+    /// completion the minimal shape no longer names the order and the numbers have moved.
+    @Test(arguments: NumberShape.allCases)
+    func theInventoryReadsAlikeInBothShapes(shape: NumberShape) async throws {
+        var configuration = SandboxConfiguration()
+        configuration.numberShape = shape
+        configuration.numberPageLimit = 3
+        configuration.completionDelay = .milliseconds(400)
+        let sandbox = try await ColtSandbox.start(configuration)
+        defer { Task { await sandbox.shutdown() } }
+        let (api, transport) = try api(sandbox)
+        defer { transport.shutdown() }
+        let token = try await TokenProvider(api: api, logger: Logger(label: "t")).token()
+        let range = try OrderRequest(action: "return", country: "GB", rangeStart: "+442081324760", rangeEnd: "+442081324769", serviceProfile: "ANH")
+        let accepted = await api.submit(range, trackingID: TrackingID("co-shape-1")!, token: token)
+        guard case let .accepted(orderID) = accepted.outcome else { Issue.record("not accepted: \(accepted.detail)"); return }
+        for byOrder in [false, true] {
+            let answer = await api.readInventory(range: range.range, orderID: byOrder ? orderID : nil, token: token)
+            guard case let .read(inventory) = answer else {
+                Issue.record("could not read (\(shape), by order: \(byOrder)): \(answer)")
+                return
+            }
+            #expect(inventory.pages == 4, "10 numbers in pages of 3")
+            #expect(inventory.answered == 10)
+            #expect(inventory.orders.map(\.id) == [orderID])
+            #expect(inventory.statuses.map(\.status) == ["Activated"])
+        }
+        try await Task.sleep(for: .milliseconds(700))
+        guard case let .read(after) = await api.readInventory(range: range.range, token: token) else {
+            Issue.record("could not read after completion")
+            return
+        }
+        #expect(after.statuses.map(\.status) == ["Quarantined"])
+        switch shape {
+        case .minimal: #expect(after.orders.isEmpty, "the minimal shape drops a completed order")
+        case .rich: #expect(after.orders.map(\.status) == ["Completed"])
+        }
     }
 
     @Test func expiredTokenIsUnauthorizedAndTheProviderRecovers() async throws {
