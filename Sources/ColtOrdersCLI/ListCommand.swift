@@ -69,10 +69,11 @@ struct ListCommand: ParsableCommand {
             return
         }
         let now = Date()
-        var table = TextTable(["id", "action", "country", "range", "state", "order_id", "attempts", "age", "last_error"])
+        var table = TextTable(["id", "action", "country", "range", "state", "order_id", "order_status", "attempts", "age", "attention / last_error"])
         for entry in page.entries {
             table.append([String(entry.id), entry.action, entry.country, entry.range, entry.state, entry.orderID ?? "",
-                          String(entry.attempts), formatAge(age(of: entry.createdAt, now: now)), entry.lastError ?? ""])
+                          entry.orderStatus ?? "", String(entry.attempts), formatAge(age(of: entry.createdAt, now: now)),
+                          entry.attention ?? entry.lastError ?? ""])
         }
         print(table.render())
         if let next = page.nextBefore {

@@ -20,20 +20,21 @@ struct ShowCommand: ParsableCommand {
     struct Output: Encodable {
         var request: LedgerEntry
         var attempts: [AttemptEntry]
+        var numbers: [NumberEntry]
     }
 
     func run() throws {
         let db = try options.openForReading()
-        let (entry, attempts) = try ledgerAction { () throws -> (LedgerEntry, [AttemptEntry]) in
+        let (entry, attempts, numbers) = try ledgerAction { () throws -> (LedgerEntry, [AttemptEntry], [NumberEntry]) in
             try db.transaction(.deferred) {
                 guard let entry = try Ledger.entry(db, id: id) else {
                     throw LedgerError(.notFound, "request \(id): no such request (see `colt-orders list`)")
                 }
-                return (entry, try Ledger.attempts(db, requestID: id))
+                return (entry, try Ledger.attempts(db, requestID: id), try Ledger.numbers(db, requestID: id))
             }
         }
         if json {
-            try printJSON(Output(request: entry, attempts: attempts))
+            try printJSON(Output(request: entry, attempts: attempts, numbers: numbers))
             return
         }
         let fields: [(String, String?)] = [
@@ -43,6 +44,8 @@ struct ShowCommand: ParsableCommand {
             ("next_attempt_at", entry.nextAttemptAt), ("outcome_unknown", entry.outcomeUnknown ? "yes: an attempt may have created an order" : "no"),
             ("colt_code", entry.coltCode), ("last_error", entry.lastError), ("first_attempt_at", entry.firstAttemptAt),
             ("created_at", "\(entry.createdAt) (\(formatAge(age(of: entry.createdAt))) ago)"), ("updated_at", entry.updatedAt),
+            ("inventory_reads", entry.lookups > 0 ? String(entry.lookups) : nil), ("checked_at", entry.checkedAt),
+            ("next_check_at", entry.nextCheckAt), ("completed_at", entry.completedAt), ("attention", entry.attention),
         ]
         let width = fields.map(\.0.count).max() ?? 0
         for (name, value) in fields {
@@ -62,5 +65,14 @@ struct ShowCommand: ParsableCommand {
                           attempt.coltCode ?? "", (attempt.detail ?? "") + (colt.isEmpty || attempt.detail?.contains(attempt.coltMessage ?? "\u{0}") == true ? "" : " — Colt: \(colt)")])
         }
         print(table.render())
+        guard !numbers.isEmpty else { return }
+        print("")
+        print("numbers, as Colt's inventory last showed them (order_numbers):")
+        var shown = TextTable(["numbers", "count", "status", "expected", "order_id", "order_status", "checked_at"])
+        for run in numbers {
+            shown.append([run.firstNumber == run.lastNumber ? run.firstNumber : "\(run.firstNumber)..\(run.lastNumber)", String(run.numbers),
+                          run.status ?? "-", run.expected ? "yes" : "NO", run.orderID ?? "", run.orderStatus ?? "", run.checkedAt])
+        }
+        print(shown.render())
     }
 }

@@ -7,7 +7,7 @@ import OrderStore
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show the ledger at a glance: rows by state, the oldest waiting rows, whether a daemon runs, recent rejections.",
+        abstract: "Show the ledger at a glance: rows by state, the oldest waiting rows, rows that need attention, whether a daemon runs, recent rejections.",
         discussion: "Opens the database read-only: safe while the daemon runs, and never blocks it.")
 
     @OptionGroup var options: DatabaseOptions
@@ -64,8 +64,19 @@ struct StatusCommand: ParsableCommand {
         func describe(_ oldest: LedgerStatus.Oldest?) -> String {
             oldest.map { "#\($0.id), \(formatAge($0.ageSeconds)) old (created \($0.createdAt))" } ?? "none"
         }
-        print("oldest queued    \(describe(status.oldestQueued))")
-        print("oldest retrying  \(describe(status.oldestRetrying))")
+        print("oldest queued       \(describe(status.oldestQueued))")
+        print("oldest retrying     \(describe(status.oldestRetrying))")
+        print("oldest reconciling  \(describe(status.oldestReconciling))")
+        print("stalled orders      \(status.stalled)")
+        print("unexpected final    \(status.unexpectedFinalStatus)")
+        if !status.attention.isEmpty {
+            print("")
+            print("needs attention (SELECT * FROM ledger_attention):")
+            var table = TextTable(["id", "state", "range", "order_id", "reason"])
+            table.maxCellWidth = 120
+            for item in status.attention { table.append([String(item.id), item.state, item.range, item.orderID ?? "", item.reason]) }
+            print(table.render())
+        }
         if !status.recentRejections.isEmpty {
             print("")
             print("recent rejections:")

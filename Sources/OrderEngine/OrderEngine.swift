@@ -502,7 +502,7 @@ public struct OrderEngine: Service {
         var detail = reading.words
         switch transition {
         case .failed:
-            detail = "gave up after \(claim.attempt - 1) attempts: " + detail.replacingOccurrences(of: "; sending again with the same tracking id", with: "")
+            detail = "gave up after \(claim.attempt - 1) attempts (last: \(claim.lastError ?? "unknown")): " + detail.replacingOccurrences(of: "; sending again with the same tracking id", with: "")
         case .unresolved:
             detail = "unresolved after \(claim.lookups + 1) inventory reads over \(Timestamp.age(.seconds(age))) (retry.max_age): \(detail) An operator must decide: check the numbers with Colt, then `colt-orders cancel \(claim.id)`, or `colt-orders retry --force \(claim.id)` to send it again under a new tracking id"
         default:
@@ -513,6 +513,7 @@ public struct OrderEngine: Service {
             durationMilliseconds: Int(now.timeIntervalSince(started) * 1000), mayHaveCreatedOrder: true, transition: transition)
         entry.evidence = reading.answer.evidence
         entry.numbers = reading.answer.runs(for: claim.request)
+        entry.spendsAttempt = false
         if case .accepted = transition { entry.firstCheckAt = await firstCheck(state) }
         try await recorder.record(entry)
         logReading(claim, reading, transition: transition)

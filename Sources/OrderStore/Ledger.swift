@@ -23,6 +23,15 @@ public struct LedgerEntry: Sendable, Equatable, Codable {
     public var firstAttemptAt: String?
     public var createdAt: String
     public var updatedAt: String
+    /// Inventory reads spent reconciling the current tracking id.
+    public var lookups: Int
+    /// When the daemon saw the order complete.
+    public var completedAt: String?
+    /// The last inventory check of an `in_progress` row, and when the next is due.
+    public var checkedAt: String?
+    public var nextCheckAt: String?
+    /// Why an operator should look at this row (stalled, unexpected final status, unresolved).
+    public var attention: String?
 
     /// `+442081324758` or `+442081324758..+442081324760`.
     public var range: String {
@@ -37,11 +46,13 @@ public struct LedgerEntry: Sendable, Equatable, Codable {
         case nextAttemptAt = "next_attempt_at", lastError = "last_error", coltCode = "colt_code"
         case outcomeUnknown = "outcome_unknown", firstAttemptAt = "first_attempt_at"
         case createdAt = "created_at", updatedAt = "updated_at"
+        case lookups, completedAt = "completed_at", checkedAt = "checked_at", nextCheckAt = "next_check_at", attention
     }
 
     static let columns = """
         id, action, country, range_start, range_end, service_profile, state, tracking_id, order_id, order_status,
-        attempts, next_attempt_at, last_error, colt_code, outcome_unknown, first_attempt_at, created_at, updated_at
+        attempts, next_attempt_at, last_error, colt_code, outcome_unknown, first_attempt_at, created_at, updated_at,
+        lookups, completed_at, checked_at, next_check_at, attention
         """
 
     init(_ row: Row) {
@@ -63,6 +74,30 @@ public struct LedgerEntry: Sendable, Equatable, Codable {
         firstAttemptAt = row.text(15)
         createdAt = row.text(16) ?? ""
         updatedAt = row.text(17) ?? ""
+        lookups = row.int(18)
+        completedAt = row.text(19)
+        checkedAt = row.text(20)
+        nextCheckAt = row.text(21)
+        attention = row.text(22)
+    }
+}
+
+/// One row of `order_numbers`: a run of consecutive numbers Colt's inventory showed alike.
+public struct NumberEntry: Sendable, Equatable, Codable {
+    public var firstNumber: String
+    public var lastNumber: String
+    public var numbers: Int
+    public var status: String?
+    public var orderID: String?
+    public var orderStatus: String?
+    /// Whether the status is one the action leads to.
+    public var expected: Bool
+    public var checkedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case numbers, status, expected
+        case firstNumber = "first_number", lastNumber = "last_number", orderID = "order_id", orderStatus = "order_status"
+        case checkedAt = "checked_at"
     }
 }
 
@@ -80,9 +115,11 @@ public struct AttemptEntry: Sendable, Equatable, Codable {
     public var coltMessage: String?
     public var detail: String?
     public var durationMilliseconds: Int?
+    /// What Colt's inventory showed, for reconciliation and completion entries (compact JSON).
+    public var evidence: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, attempt, outcome, detail
+        case id, attempt, outcome, detail, evidence
         case trackingID = "tracking_id", startedAt = "started_at", endedAt = "ended_at", httpStatus = "http_status"
         case coltCode = "colt_code", coltReason = "colt_reason", coltMessage = "colt_message"
         case durationMilliseconds = "duration_ms"
@@ -113,11 +150,30 @@ public struct LedgerStatus: Sendable, Equatable, Codable {
     public var counts: [String: Int]
     public var oldestQueued: Oldest?
     public var oldestRetrying: Oldest?
+    /// The oldest row awaiting reconciliation with Colt's inventory.
+    public var oldestReconciling: Oldest?
     /// The latest rejections, newest first.
     public var recentRejections: [Rejection]
+    /// Orders in progress flagged as stalled.
+    public var stalled: Int
+    /// Completed orders whose numbers ended in an unexpected status.
+    public var unexpectedFinalStatus: Int
+    /// The rows that need an operator (ledger_attention), newest first, at most 10.
+    public var attention: [Attention]
+
+    /// A row an operator should look at, and why.
+    public struct Attention: Sendable, Equatable, Codable {
+        public var id: Int64
+        public var state: String
+        public var range: String
+        public var orderID: String?
+        public var reason: String
+        enum CodingKeys: String, CodingKey { case id, state, range, reason, orderID = "order_id" }
+    }
 
     enum CodingKeys: String, CodingKey {
         case counts, oldestQueued = "oldest_queued", oldestRetrying = "oldest_retrying", recentRejections = "recent_rejections"
+        case oldestReconciling = "oldest_reconciling", stalled, unexpectedFinalStatus = "unexpected_final_status", attention
     }
 }
 
@@ -207,8 +263,9 @@ public struct LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
 public enum Ledger {
     /// The states a row never leaves, and the only ones ``prune(_:olderThan:dryRun:batchSize:pause:)`` removes.
     public static let terminalStates = ["completed", "rejected", "invalid", "failed", "cancelled"]
-    /// Every state, in the order a row usually passes through them.
-    public static let states = ["queued", "submitting", "retrying", "in_progress"] + terminalStates
+    /// Every state, in the order a row usually passes through them. `unresolved` waits for an
+    /// operator's decision: it is never pruned.
+    public static let states = ["queued", "submitting", "retrying", "reconciling", "in_progress", "unresolved"] + terminalStates
 
     // MARK: Reading
 
@@ -238,8 +295,17 @@ public enum Ledger {
                 id: row.integer(0), range: end == nil || end == start ? start : "\(start)..\(end!)",
                 coltCode: row.text(3), message: row.text(4), rejectedAt: row.text(5) ?? "")
         }
+        let flags = try db.first("""
+            SELECT (SELECT count(*) FROM requests WHERE state = 'in_progress' AND attention LIKE 'stalled%'),
+                   (SELECT count(*) FROM requests WHERE state = 'completed' AND attention IS NOT NULL)
+            """) { ($0.int(0), $0.int(1)) } ?? (0, 0)
+        let attention = try db.query("SELECT id, state, range, order_id, reason FROM ledger_attention ORDER BY id DESC LIMIT 10") { row in
+            LedgerStatus.Attention(id: row.integer(0), state: row.text(1) ?? "", range: row.text(2) ?? "", orderID: row.text(3),
+                                   reason: row.text(4) ?? "")
+        }
         return LedgerStatus(counts: counts, oldestQueued: try oldest("queued"), oldestRetrying: try oldest("retrying"),
-                            recentRejections: recent)
+                            oldestReconciling: try oldest("reconciling"), recentRejections: recent, stalled: flags.0,
+                            unexpectedFinalStatus: flags.1, attention: attention)
     }
 
     /// One page of rows, newest first, matching `filter`. Memory is bounded by the page size:
@@ -279,14 +345,25 @@ public enum Ledger {
     public static func attempts(_ db: Connection, requestID id: Int64) throws -> [AttemptEntry] {
         try db.query("""
             SELECT id, attempt, tracking_id, started_at, ended_at, http_status, outcome, colt_code, colt_reason,
-                   colt_message, detail, duration_ms
+                   colt_message, detail, duration_ms, evidence
             FROM attempts WHERE request_id = ?1 ORDER BY id
             """, [.integer(id)]) { row in
             AttemptEntry(
                 id: row.integer(0), attempt: row.int(1), trackingID: row.text(2) ?? "", startedAt: row.text(3) ?? "",
                 endedAt: row.text(4), httpStatus: row.isNull(5) ? nil : row.int(5), outcome: row.text(6),
                 coltCode: row.text(7), coltReason: row.text(8), coltMessage: row.text(9), detail: row.text(10),
-                durationMilliseconds: row.isNull(11) ? nil : row.int(11))
+                durationMilliseconds: row.isNull(11) ? nil : row.int(11), evidence: row.text(12))
+        }
+    }
+
+    /// What Colt's inventory last showed for the numbers of request `id` (`order_numbers`), in number order.
+    public static func numbers(_ db: Connection, requestID id: Int64, limit: Int = 1000) throws -> [NumberEntry] {
+        try db.query("""
+            SELECT first_number, last_number, numbers, status, order_id, order_status, expected, checked_at
+            FROM order_numbers WHERE request_id = ?1 ORDER BY first_number LIMIT ?2
+            """, [.integer(id), .integer(Int64(limit))]) { row in
+            NumberEntry(firstNumber: row.text(0) ?? "", lastNumber: row.text(1) ?? "", numbers: row.int(2), status: row.text(3),
+                        orderID: row.text(4), orderStatus: row.text(5), expected: row.int(6) != 0, checkedAt: row.text(7) ?? "")
         }
     }
 
@@ -318,7 +395,8 @@ public enum Ledger {
         }
     }
 
-    /// Cancels a row Colt has not accepted (`queued` or `retrying`). Returns the row as it is now.
+    /// Cancels a row Colt has not accepted (`queued` or `retrying`), or an `unresolved` one an
+    /// operator has looked into. Returns the row as it is now.
     ///
     /// - Throws: ``LedgerError`` when there is no such row, when it is `submitting` (in flight:
     ///   try again in a moment), or when Colt already accepted it or it is settled.
@@ -329,7 +407,7 @@ public enum Ledger {
             let changed = try db.run("""
                 UPDATE requests SET state = 'cancelled', next_attempt_at = NULL, updated_at = ?2,
                     last_error = 'cancelled by an operator at ' || ?2 || coalesce(' (last error: ' || last_error || ')', '')
-                WHERE id = ?1 AND state IN ('queued', 'retrying')
+                WHERE id = ?1 AND state IN ('queued', 'retrying', 'unresolved')
                 """, [.integer(id), .text(stamp)])
             guard let row = try entry(db, id: id) else {
                 throw LedgerError(.notFound, "request \(id): no such request (see `colt-orders list`)")
@@ -340,6 +418,8 @@ public enum Ledger {
                 throw LedgerError(.inFlight, "request \(id) is being submitted to Colt right now (state submitting); nothing was changed. Try again in a moment: it is cancellable only if it ends up retrying")
             case "cancelled":
                 throw LedgerError(.wrongState, "request \(id) is already cancelled; nothing was changed")
+            case "reconciling":
+                throw LedgerError(.wrongState, "request \(id) cannot be cancelled now: an attempt's outcome is unknown and the daemon is reading Colt's inventory to learn whether an order exists (see `colt-orders show \(id)`). Nothing was changed; it becomes in_progress, completed, retrying or unresolved, and can be cancelled if it ends up retrying or unresolved")
             case "in_progress", "completed":
                 throw LedgerError(.wrongState, "request \(id) cannot be cancelled: Colt already accepted it (order \(row.orderID ?? "?"), state \(row.state)); nothing was changed. Cancelling an accepted order is done with Colt")
             default:
@@ -363,26 +443,26 @@ public enum Ledger {
             let stamp = Timestamp.string(now)
             let changed = try db.run("""
                 UPDATE requests SET state = 'queued', tracking_id = ?3, attempts = 0, outcome_unknown = 0,
-                    next_attempt_at = NULL, first_attempt_at = NULL, order_id = NULL, order_status = NULL,
+                    next_attempt_at = NULL, first_attempt_at = NULL, order_id = NULL, order_status = NULL, lookups = 0, attention = NULL,
                     colt_code = NULL, updated_at = ?2,
                     last_error = 'sent again by an operator at ' || ?2 || coalesce(' (was ' || state || ': ' || last_error || ')', '')
-                WHERE id = ?1 AND state IN ('rejected', 'failed') AND (outcome_unknown = 0 OR ?4)
+                WHERE id = ?1 AND state IN ('rejected', 'failed', 'unresolved') AND (outcome_unknown = 0 OR ?4)
                 """, [.integer(id), .text(stamp), .text(trackingID.text), force ? 1 : 0])
             guard let row = try entry(db, id: id) else {
                 throw LedgerError(.notFound, "request \(id): no such request (see `colt-orders list`)")
             }
             if changed == 1 { return row }
-            if ["rejected", "failed"].contains(row.state) {
+            if ["rejected", "failed", "unresolved"].contains(row.state) {
                 throw LedgerError(.wrongState, "request \(id) cannot be retried yet: an earlier attempt's outcome is unknown, so Colt may already hold an order under tracking id \(row.trackingID ?? "?"); a new tracking id could make a second one. Check the numbers with Colt (colt-orders show \(id)), then `colt-orders retry --force \(id)`; nothing was changed")
             }
             let why = switch row.state {
-            case "queued", "submitting", "retrying": "it is \(row.state), still being worked on by the daemon"
+            case "queued", "submitting", "retrying", "reconciling": "it is \(row.state), still being worked on by the daemon"
             case "in_progress", "completed": "Colt accepted it (order \(row.orderID ?? "?"), state \(row.state))"
             case "cancelled": "it was cancelled; queue a new request instead (colt-orders enqueue)"
             case "invalid": "it is invalid (\(row.lastError ?? "see last_error")) and would fail again; queue a corrected request instead"
             default: "it is \(row.state)"
             }
-            throw LedgerError(.wrongState, "request \(id) cannot be retried: \(why). Only rejected or failed requests can be sent again; nothing was changed")
+            throw LedgerError(.wrongState, "request \(id) cannot be retried: \(why). Only rejected, failed or unresolved requests can be sent again; nothing was changed")
         }
     }
 

@@ -24,6 +24,8 @@ public struct ClaimedRequest: Sendable {
     public var mustReconcile: Bool = false
     /// Inventory reads already spent reconciling this tracking id.
     public var lookups: Int = 0
+    /// The row's `last_error` when it was claimed: what went wrong last time.
+    public var lastError: String? = nil
 }
 
 /// An `in_progress` row due for an inventory check (invariant 10).
@@ -160,6 +162,9 @@ public struct AttemptRecord: Sendable {
     public var numbers: [NumberRun] = []
     /// For an accepted row: when its order is first checked (default: at once).
     public var firstCheckAt: Date? = nil
+    /// Whether the record spends one of the row's attempts when it settles it (accepted,
+    /// completed, rejected, failed): false for an inventory read, which sends no order.
+    public var spendsAttempt = true
 
     public init(
         claim: ClaimedRequest, endedAt: Date, httpStatus: Int?, outcome: String, coltCode: String? = nil,
@@ -266,13 +271,13 @@ public struct RequestQueue: Sendable {
                     // A candidate overlapping one claimed just before it in this batch waits too.
                     guard let row = try db.first("""
                         SELECT action, country, range_start, range_end, service_profile, tracking_id, attempts,
-                               outcome_unknown, first_attempt_at, state, lookups
+                               outcome_unknown, first_attempt_at, state, lookups, last_error
                         FROM requests r WHERE id = ?1 AND \(Self.free)
                         """, [.integer(id)], { row in
                             (action: row.text(0), country: row.text(1), start: row.text(2), end: row.text(3),
                              profile: row.text(4), trackingID: row.text(5), attempts: row.int(6),
                              unknown: row.int(7) != 0, firstAttempt: row.text(8), reconcile: row.text(9) == "reconciling",
-                             lookups: row.int(10))
+                             lookups: row.int(10), lastError: row.text(11))
                         })
                     else { continue }
                     let request: OrderRequest
@@ -300,7 +305,7 @@ public struct RequestQueue: Sendable {
                     batch.claimed.append(ClaimedRequest(
                         id: id, request: request, trackingID: trackingID, attempt: row.attempts + 1,
                         journalID: db.lastInsertedRowID, outcomeUnknown: row.unknown, firstAttemptAt: firstAttempt,
-                        mustReconcile: row.unknown || row.reconcile, lookups: row.lookups))
+                        mustReconcile: row.unknown || row.reconcile, lookups: row.lookups, lastError: row.lastError))
                 }
                 return batch
             }
@@ -535,6 +540,7 @@ public struct RequestQueue: Sendable {
             ])
         let unknown: SQLValue = record.mayHaveCreatedOrder ? 1 : 0
         let id = SQLValue.integer(record.claim.id)
+        let spent: SQLValue = record.spendsAttempt ? 1 : 0
         if record.evidence != nil {
             try db.run("UPDATE requests SET lookups = lookups + 1 WHERE id = ?1", [id])
             try writeNumbers(record.numbers, request: record.claim.id, stamp: ended, to: db)
@@ -542,17 +548,17 @@ public struct RequestQueue: Sendable {
         switch record.transition {
         case .accepted(let orderID, let orderStatus):
             try db.run("""
-                UPDATE requests SET state = 'in_progress', order_id = ?2, order_status = ?3, attempts = attempts + 1,
+                UPDATE requests SET state = 'in_progress', order_id = ?2, order_status = ?3, attempts = attempts + ?6,
                     last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4, next_check_at = ?5
                 WHERE id = ?1
-                """, [id, .text(orderID), .text(orderStatus), .text(ended), .text(Timestamp.string(record.firstCheckAt ?? record.endedAt))])
+                """, [id, .text(orderID), .text(orderStatus), .text(ended), .text(Timestamp.string(record.firstCheckAt ?? record.endedAt)), spent])
         case .completed(let orderID, let orderStatus):
             try db.run("""
-                UPDATE requests SET state = 'completed', order_id = coalesce(?2, order_id), order_status = ?3, attempts = attempts + 1,
+                UPDATE requests SET state = 'completed', order_id = coalesce(?2, order_id), order_status = ?3, attempts = attempts + ?6,
                     last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4, completed_at = ?4,
                     checked_at = ?4, next_check_at = NULL, outcome_unknown = max(outcome_unknown, ?5)
                 WHERE id = ?1
-                """, [id, .text(orderID), .text(orderStatus), .text(ended), unknown])
+                """, [id, .text(orderID), .text(orderStatus), .text(ended), unknown, spent])
         case .reconcile(let at, let counts):
             try db.run("""
                 UPDATE requests SET state = 'reconciling', next_attempt_at = ?2, attempts = attempts + ?3,
@@ -574,18 +580,18 @@ public struct RequestQueue: Sendable {
                       .text(record.coltCode), .text(ended)])
         case .rejected(let code):
             try db.run("""
-                UPDATE requests SET state = 'rejected', attempts = attempts + 1, last_error = ?2, colt_code = ?3,
+                UPDATE requests SET state = 'rejected', attempts = attempts + ?6, last_error = ?2, colt_code = ?3,
                     outcome_unknown = max(outcome_unknown, ?5), next_attempt_at = NULL, updated_at = ?4
                 WHERE id = ?1
-                """, [id, .text(record.detail), .text(code), .text(ended), unknown])
+                """, [id, .text(record.detail), .text(code), .text(ended), unknown, spent])
         case .resendNow:
             break
         case .failed:
             try db.run("""
-                UPDATE requests SET state = 'failed', attempts = attempts + 1, last_error = ?2,
+                UPDATE requests SET state = 'failed', attempts = attempts + ?5, last_error = ?2,
                     outcome_unknown = max(outcome_unknown, ?3), next_attempt_at = NULL, updated_at = ?4
                 WHERE id = ?1
-                """, [id, .text(record.detail), unknown, .text(ended)])
+                """, [id, .text(record.detail), unknown, .text(ended), spent])
         }
     }
 

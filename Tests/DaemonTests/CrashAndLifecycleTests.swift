@@ -70,7 +70,8 @@ import TestSupport
     }
 
     /// Requests still unanswered when the shutdown grace ends are abandoned: recorded as
-    /// interrupted, no attempt spent, and resent with their own tracking id at the next start.
+    /// interrupted, no attempt spent, and reconciled at the next start: the orders Colt made
+    /// meanwhile are adopted from its inventory, with no resend.
     @Test func requestsAbandonedAtTheEndOfTheGraceResumeWithTheirTrackingID() async throws {
         let numbers = londonNumbers(2)
         let harness = try await DaemonHarness.start {
@@ -88,12 +89,14 @@ import TestSupport
         daemon.signal(SIGTERM)
         #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr.suffix(2000))")
         #expect(ContinuousClock.now - started < .seconds(5), "the grace is 0.5 s")
-        #expect(try harness.rows("SELECT state, attempts FROM requests ORDER BY id") == [["retrying", "0"], ["retrying", "0"]])
+        #expect(try harness.rows("SELECT state, attempts FROM requests ORDER BY id") == [["reconciling", "0"], ["reconciling", "0"]])
         #expect(try harness.rows("SELECT outcome FROM attempts ORDER BY id").map { $0[0] } == ["interrupted", "interrupted"])
-        // Colt (replaying tracking ids) created the orders meanwhile; the next start resends them.
+        // Colt created the orders meanwhile; the next start finds them in the inventory.
         try await eventually("the sandbox finished the slow requests") { await harness.sandbox.orders().count == 2 }
         #expect(try await harness.drain().status == 0)
         #expect(try harness.rows("SELECT state, tracking_id FROM requests ORDER BY id") == [["in_progress", tracking[0]], ["in_progress", tracking[1]]])
+        #expect(try harness.rows("SELECT outcome FROM attempts ORDER BY id").map { $0[0] } == ["interrupted", "interrupted", "reconciled", "reconciled"])
+        #expect(await harness.sandbox.requestCount(path: orderPath) == 2, "adopted, not sent again")
         #expect(await harness.sandbox.orders().count == 2, "no second order")
     }
 

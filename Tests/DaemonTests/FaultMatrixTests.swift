@@ -38,33 +38,37 @@ import TestSupport
         return formatter.string(from: Date().addingTimeInterval(offset))
     }
 
+    /// After an answer that may hide an order, the journal shows the inventory read
+    /// (`reconciled`) before anything is sent again: the order is adopted when it exists, and the
+    /// row is sent again with its tracking id when it does not.
     static let cases: [Case] = [
-        Case(name: "500", rules: { [.status(500, times: 1)] }, outcomes: ["server_error", "accepted"]),
+        Case(name: "500", rules: { [.status(500, times: 1)] }, outcomes: ["server_error", "reconciled", "accepted"]),
         // 503's Retry-After is a per-row wait, capped by retry.max_delay: raise the cap to see it.
         Case(name: "503 with Retry-After: 2", rules: { [.status(503, retryAfter: "2", times: 1)] },
-             environment: ["COLT_ORDERS_RETRY_MAX_DELAY": "10"], outcomes: ["server_error", "accepted"], minimumWait: 1.9),
+             environment: ["COLT_ORDERS_RETRY_MAX_DELAY": "10"], outcomes: ["server_error", "reconciled", "accepted"], minimumWait: 1.9),
         Case(name: "429 with Retry-After in seconds", rules: { [.status(429, retryAfter: "1", times: 1)] },
              environment: ["COLT_ORDERS_RETRY_MAX_DELAY": "10"], outcomes: ["throttled", "accepted"], minimumWait: 0.9),
         // An HTTP date has whole seconds: 3 s from now leaves at least 2.
         Case(name: "429 with Retry-After as an HTTP date", rules: { [.status(429, retryAfter: httpDate(3), times: 1)] },
              environment: ["COLT_ORDERS_RETRY_MAX_DELAY": "10"], outcomes: ["throttled", "accepted"], minimumWait: 1.0),
         Case(name: "a hang past the request timeout", rules: { [.fault(.hang, times: 1)] },
-             environment: ["COLT_ORDERS_API_REQUEST_TIMEOUT": "3"], outcomes: ["timeout", "accepted"], minimumWait: 0),
+             environment: ["COLT_ORDERS_API_REQUEST_TIMEOUT": "3"], outcomes: ["timeout", "reconciled", "accepted"], minimumWait: 0),
+        // The order exists: adopted from the inventory, never sent again, in either mode.
         Case(name: "order created, then 504", rules: { [.fault(.createThen504, times: 1)] }, mode: .replay,
-             outcomes: ["server_error", "accepted"]),
+             outcomes: ["server_error", "reconciled"]),
         Case(name: "order created, then 504", rules: { [.fault(.createThen504, times: 1)] }, mode: .ignore,
-             outcomes: ["server_error", "rejected"]),
-        // The drop happens on the connection the token request opened: libcurl resends on it by
-        // itself, within the one attempt, and gets the replay (or, ignoring tracking ids, the
-        // refusal the daemon then reconciles with the order found under the tracking id).
+             outcomes: ["server_error", "reconciled"]),
+        // The drop happens on the connection the token request opened: libcurl may resend on it
+        // by itself, within the one attempt, and get the replay (or, ignoring tracking ids, a
+        // refusal that the inventory read then turns into the order it shows).
         Case(name: "order created, then the connection dropped", rules: { [.fault(.createThenDrop, times: 1)] }, mode: .replay,
-             outcomes: ["connection_lost", "accepted"], orOutcomes: ["accepted"]),
+             outcomes: ["connection_lost", "reconciled"], orOutcomes: ["accepted"]),
         Case(name: "order created, then the connection dropped", rules: { [.fault(.createThenDrop, times: 1)] }, mode: .ignore,
-             outcomes: ["connection_lost", "rejected"], orOutcomes: ["rejected"]),
-        Case(name: "a 10 MB response body", rules: { [.fault(.hugeBody, times: 1)] }, outcomes: ["bad_response", "accepted"]),
-        Case(name: "invalid JSON", rules: { [.fault(.invalidJSON, times: 1)] }, outcomes: ["bad_response", "accepted"]),
-        Case(name: "an HTML page from a gateway", rules: { [.fault(.html, times: 1)] }, outcomes: ["server_error", "accepted"]),
-        Case(name: "a 2xx without an order id", rules: { [.fault(.noOrderID, times: 1)] }, outcomes: ["bad_response", "accepted"]),
+             outcomes: ["connection_lost", "reconciled"], orOutcomes: ["rejected"]),
+        Case(name: "a 10 MB response body", rules: { [.fault(.hugeBody, times: 1)] }, outcomes: ["bad_response", "reconciled", "accepted"]),
+        Case(name: "invalid JSON", rules: { [.fault(.invalidJSON, times: 1)] }, outcomes: ["bad_response", "reconciled", "accepted"]),
+        Case(name: "an HTML page from a gateway", rules: { [.fault(.html, times: 1)] }, outcomes: ["server_error", "reconciled", "accepted"]),
+        Case(name: "a 2xx without an order id", rules: { [.fault(.noOrderID, times: 1)] }, outcomes: ["bad_response", "reconciled", "accepted"]),
     ]
 
     /// The row's final state, its journal, one tracking id, at most one order.
@@ -103,8 +107,7 @@ import TestSupport
         try harness.insert(returns(numbers))
         let (status, log) = try await harness.drain(environment: fault.environment)
         #expect(status == 0, "\(log.suffix(2000))")
-        // Every case ends accepted: either the retry succeeds, or (ignore mode, order already
-        // made) the refusal of the repeat is reconciled with the order found under the tracking id.
+        // Every case ends accepted: the order the inventory shows is adopted, or the resend succeeds.
         try await Self.expectOneRow(harness, state: "in_progress", outcomes: fault.outcomes, orOutcomes: fault.orOutcomes)
         #expect(await harness.sandbox.stats().faultsFired.values.reduce(0, +) >= 1, "the fault fired")
         if fault.minimumWait > 0 {
