@@ -120,6 +120,8 @@ extension Settings {
         compare("credentials.retry_interval", true, \.engine.credentialsRetryInterval, seconds)
         compare("shutdown.grace", true, \.engine.shutdownGrace, seconds)
         compare("database.poll_interval", true, \.engine.pollInterval, seconds)
+        compare("tracking.check_interval", true, \.engine.tracking.checkInterval, seconds)
+        compare("tracking.stall_after", true, \.engine.tracking.stallAfter, seconds)
         compare("log.level", true, \.logLevel) { $0.rawValue }
         compare("retention.days", false, \.retentionDays) { $0.map(String.init) ?? "(off)" }
         compare("status.listen", false, \.statusListen) { $0.map { "\($0)" } ?? "(off)" }

@@ -14,7 +14,11 @@ struct DemoCommand: AsyncParsableCommand {
         discussion: """
             Starts the sandbox on a loopback port, creates DIRECTORY/orders.db, queues a realistic mix
             of return and reactivate requests (some Colt refuses, one that fails validation), drains
-            them with the real engine, prints the ledger, and suggests sqlite3 commands to try next.
+            them with the real engine, follows the accepted orders through Colt's inventory until
+            they complete (in compressed time: seconds, not days), prints the ledger, and suggests
+            sqlite3 commands to try next. The sandbox plays the sparse Colt: it does not replay
+            tracking ids, and its inventory answer holds only the number, its resourceStatus and
+            the order it carries.
             """)
 
     @Option(help: "Where to put the demo's database and secret file (recreated each run).")
@@ -44,11 +48,16 @@ struct DemoCommand: AsyncParsableCommand {
         for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
 
         var sandboxConfiguration = SandboxConfiguration()
-        // A first answer of 503 and a 429 show the retries; the rest is Colt's own rules.
+        // A first answer of 503 and a 429 show the retries; an order whose answer is lost (504)
+        // shows reconciliation; the rest is Colt's own rules.
         sandboxConfiguration.faults = [
             .status(503, retryAfter: "1", times: 1),
             .status(429, retryAfter: "1", times: 1, after: 3),
+            .fault(.createThen504, times: 1, after: 1),
         ]
+        sandboxConfiguration.trackingIDMode = .ignore
+        sandboxConfiguration.numberShape = .minimal
+        sandboxConfiguration.completionDelay = .milliseconds(1500)
         var sandboxLogger = Logger(label: "colt-sandbox")
         sandboxLogger.logLevel = .warning
         let sandbox = try await ColtSandbox.start(sandboxConfiguration, logger: sandboxLogger)
@@ -84,10 +93,11 @@ struct DemoCommand: AsyncParsableCommand {
         var engine = EngineConfiguration()
         engine.retry.initialDelay = .milliseconds(500)
         engine.maxInFlight = 4
+        engine.tracking.checkInterval = .seconds(1)
         let settings = Settings(databasePath: databasePath, client: client, engine: engine,
                                 logLevel: .init(rawValue: logLevel) ?? .info, resolved: [:])
         do {
-            try await Daemon.run(settings: settings, mode: .drain)
+            try await Daemon.run(settings: settings, mode: .drainUntilCompleted)
         } catch {
             await sandbox.shutdown()
             throw error
@@ -97,15 +107,16 @@ struct DemoCommand: AsyncParsableCommand {
         print("\nThe ledger (\(databasePath)):\n")
         let ledger = try database.useNow { db in
             try db.query("""
-                SELECT id, action, country, range_start, range_end, state, coalesce(order_id, ''), attempts, coalesce(last_error, '')
+                SELECT id, action, country, range_start, range_end, state, coalesce(order_id, ''), coalesce(order_status, ''), attempts,
+                       coalesce(attention, last_error, (SELECT detail FROM attempts WHERE request_id = requests.id AND outcome = 'reconciled' ORDER BY id DESC LIMIT 1), '')
                 FROM requests ORDER BY id
                 """) { row in
                 let start = row.text(3) ?? "", end = row.text(4) ?? ""
                 return [String(row.int(0)), row.text(1) ?? "", row.text(2) ?? "", start == end || end.isEmpty ? start : "\(start)..\(end.suffix(2))",
-                        row.text(5) ?? "", row.text(6) ?? "", String(row.int(7)), row.text(8) ?? ""]
+                        row.text(5) ?? "", row.text(6) ?? "", row.text(7) ?? "", String(row.int(8)), row.text(9) ?? ""]
             }
         }
-        var table = TextTable(["id", "action", "country", "range", "state", "order id", "attempts", "last error"])
+        var table = TextTable(["id", "action", "country", "range", "state", "order id", "order status", "attempts", "last error / reconciliation"])
         table.maxCellWidth = 70
         ledger.forEach { table.append($0) }
         print(table.render())
@@ -114,6 +125,8 @@ struct DemoCommand: AsyncParsableCommand {
             Try next:
               sqlite3 \(databasePath) "SELECT id, state, order_id, order_status, attempts, last_error FROM requests;"
               sqlite3 \(databasePath) "SELECT request_id, attempt, tracking_id, http_status, outcome, detail FROM attempts;"
+              sqlite3 \(databasePath) "SELECT * FROM order_numbers;"        # each number's final status
+              sqlite3 \(databasePath) "SELECT * FROM ledger_attention;"     # what needs an operator
               sqlite3 -cmd '.timeout 5000' \(databasePath) "INSERT INTO requests (action, country, range_start, service_profile) VALUES ('return', 'GB', '+442081324759', 'ANH');"
               sqlite3 \(databasePath) "INSERT INTO requests (action, country, range_start) VALUES ('return', 'GB', '0208');"   # refused, naming the column
             """)

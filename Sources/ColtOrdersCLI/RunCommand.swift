@@ -33,6 +33,12 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .long, help: "Requests started per second (submit.rate_per_second).")
     var ratePerSecond: String?
 
+    @Option(name: .long, help: "Seconds between inventory checks of an order in progress (tracking.check_interval).")
+    var checkInterval: String?
+
+    @Option(name: .long, help: "Seconds after which an order still in progress is flagged as stalled (tracking.stall_after).")
+    var stallAfter: String?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (log.level).")
     var logLevel: String?
 
@@ -46,6 +52,8 @@ struct SettingsOptions: ParsableArguments {
         flags["submit.max_in_flight"] = maxInFlight
         flags["submit.rate_per_second"] = ratePerSecond
         flags["log.level"] = logLevel
+        flags["tracking.check_interval"] = checkInterval
+        flags["tracking.stall_after"] = stallAfter
         return flags
     }
 
@@ -77,12 +85,15 @@ struct DrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drain",
         abstract: "Submit every queued request, wait until each is settled (accepted, rejected, failed...), then exit.",
-        discussion: "Retries wait for their backoff as in the daemon. Exit status 0 when everything is settled, 1 on a fatal error (wrong credentials, database errors).")
+        discussion: "Retries wait for their backoff as in the daemon. Exit status 0 when everything is settled, 1 on a fatal error (wrong credentials, database errors). With --until-completed it then follows every accepted order through Colt's inventory until it is completed or flagged (stalled).")
 
     @OptionGroup var settings: SettingsOptions
 
+    @Flag(name: .long, help: "Also wait until every in_progress order has completed (or is flagged as stalled).")
+    var untilCompleted = false
+
     func run() async throws {
-        try await Daemon.run(settings: settings.load(), mode: .drain)
+        try await Daemon.run(settings: settings.load(), mode: untilCompleted ? .drainUntilCompleted : .drain)
     }
 }
 

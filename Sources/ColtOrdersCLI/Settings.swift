@@ -53,6 +53,8 @@ struct Settings: Sendable {
         Key(name: "credentials.retry_interval", help: "seconds before asking for a token again after Colt refused the credentials", defaultValue: "300"),
         Key(name: "shutdown.grace", help: "seconds requests in flight may take to finish on SIGTERM", defaultValue: "20"),
         Key(name: "database.poll_interval", help: "seconds between checks for new rows when no file event comes (inotify wakes the daemon at once)", defaultValue: "1"),
+        Key(name: "tracking.check_interval", help: "seconds between inventory checks of an order in progress (older orders: up to 8 times longer, jittered)", defaultValue: "900"),
+        Key(name: "tracking.stall_after", help: "seconds after which an order still in progress is flagged as stalled", defaultValue: "432000"),
         Key(name: "log.level", help: "trace, debug, info, notice, warning, error or critical", defaultValue: "info"),
         Key(name: "retention.days", help: "prune settled rows (and their attempts) older than this many days, hourly; unset: never", defaultValue: nil),
         Key(name: "status.listen", help: "HOST:PORT for the HTTP status endpoint (/healthz /readyz /orders /metrics); unset: off", defaultValue: nil),
@@ -103,6 +105,8 @@ struct Settings: Sendable {
         engine.credentialsRetryInterval = reader.seconds("credentials.retry_interval", 0.001...86_400) ?? engine.credentialsRetryInterval
         engine.shutdownGrace = reader.seconds("shutdown.grace", 0...3600) ?? engine.shutdownGrace
         engine.pollInterval = reader.seconds("database.poll_interval", 0.01...3600) ?? engine.pollInterval
+        engine.tracking.checkInterval = reader.seconds("tracking.check_interval", 1...86_400) ?? engine.tracking.checkInterval
+        engine.tracking.stallAfter = reader.seconds("tracking.stall_after", 1...31_536_000) ?? engine.tracking.stallAfter
         let level = reader.logLevel()
         let retentionDays = !reader.values.keys.contains("retention.days") ? nil : reader.integer("retention.days", 1...36_500)
         let statusListen = reader.statusListen()

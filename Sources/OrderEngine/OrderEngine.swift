@@ -154,7 +154,7 @@ public struct OrderEngine: Service {
                     logger.info("drained: every request is settled")
                     return
                 }
-                if try await queue.trackedCount() == 0 {
+                if try await queue.unflaggedTrackedCount() == 0 {
                     logger.info("drained: every request is settled, and every accepted order completed or flagged")
                     return
                 }

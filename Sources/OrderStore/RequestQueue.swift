@@ -390,10 +390,11 @@ public struct RequestQueue: Sendable {
         }
     }
 
-    /// How many orders are being followed to completion (`in_progress`).
-    public func trackedCount() async throws -> Int {
+    /// How many orders are being followed to completion and not flagged (`in_progress`, no
+    /// `attention`): what `drain --until-completed` waits for.
+    public func unflaggedTrackedCount() async throws -> Int {
         try await database.use { db in
-            try db.first("SELECT count(*) FROM requests WHERE state = 'in_progress'") { $0.int(0) } ?? 0
+            try db.first("SELECT count(*) FROM requests WHERE state = 'in_progress' AND attention IS NULL") { $0.int(0) } ?? 0
         }
     }
 
