@@ -130,6 +130,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "OrderEngineTests",
+            dependencies: ["OrderEngine", "ColtClient", "ColtModel", "OrderStore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "ColtSandboxTests",
             dependencies: ["ColtSandbox", "TestSupport"],
             swiftSettings: strictSettings

@@ -21,6 +21,9 @@ public struct SandboxConfiguration: Sendable {
     /// this (seeded by ``seed``), three times longer for NL 088 numbers. `nil` keeps every order
     /// `In progress` (and its numbers where they were) forever.
     public var completionDelay: Duration? = nil
+    /// Numbers that end in the given status when an order on them completes, instead of the one
+    /// the seeds' tables give: a Colt that surprises, for tests of the daemon's flags.
+    public var completionOverrides: [String: NumberStatus] = [:]
     /// How `GET /numberManagement/v1/Number` answers; see ``NumberShape``.
     public var numberShape: NumberShape = .rich
     /// The most numbers one page of `GET /numberManagement/v1/Number` holds (`limit` is capped to it).

@@ -36,6 +36,7 @@ actor SandboxState {
     private let completionDelay: Duration?
     private let trackingIDMode: TrackingIDMode
     private let numberShape: NumberShape
+    private let completionOverrides: [String: NumberStatus]
     private let numberPageLimit: Int
     /// Orders not yet completed whose numbers still have to move, soonest first.
     private var pendingCompletions: [Int] = []
@@ -73,6 +74,7 @@ actor SandboxState {
         self.completionDelay = configuration.completionDelay
         self.trackingIDMode = configuration.trackingIDMode
         self.numberShape = configuration.numberShape
+        self.completionOverrides = configuration.completionOverrides
         self.numberPageLimit = max(1, configuration.numberPageLimit)
         self.seed = configuration.seed
         self.idGenerator = SeededGenerator(seed: configuration.seed)
@@ -473,7 +475,8 @@ actor SandboxState {
         let record = OrderRecord(
             id: id, trackingID: trackingID, action: action, country: country, serviceProfile: serviceProfile,
             ranges: ranges.map { [$0.0, $0.1] }, numbers: numbers, createdAt: Date(), createdInstant: now,
-            completesAt: self.completionTime(numbers: numbers, country: country, now: now), targets: targets
+            completesAt: self.completionTime(numbers: numbers, country: country, now: now),
+            targets: targets.map { ($0.0, self.completionOverrides[$0.0] ?? $0.1) }
         )
         let index = self.orderRecords.count
         self.orderRecords.append(record)
