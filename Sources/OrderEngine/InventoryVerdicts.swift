@@ -114,9 +114,10 @@ enum CompletionVerdict: Equatable, Sendable {
         if let ours, ours.numbers > 0 {
             return .running(orderStatus: ours.status)
         }
-        // The order is gone from the numbers: finished, unless none of them has moved yet
-        // (an answer that never names orders shows nothing else while the work is pending).
-        if unmoved > 0 {
+        // The order is gone from the numbers: finished, unless none of them has moved yet (an
+        // answer that never names orders shows nothing else while the work is pending). Once
+        // some have moved, those still where they were ended somewhere unexpected.
+        if unmoved == inventory.count {
             return .running(orderStatus: nil)
         }
         return .completed(orderStatus: "Completed", unexpected: unexpected, unexpectedCount: unexpectedCount)

@@ -419,9 +419,8 @@ public struct OrderEngine: Service {
         let (transition, reading) = await decide(claim, result: result, readBeforeSend: readBeforeSend, state: state)
         var entry = record(for: claim, result: result, transition: transition)
         if let reading {
-            entry.detail += "; " + reading.words
-            entry.evidence = reading.answer.evidence
-            entry.numbers = reading.answer.runs(for: claim.request)
+            entry.followUp = FollowUpReading(startedAt: reading.startedAt, detail: reading.words, evidence: reading.answer.evidence,
+                                             numbers: reading.answer.runs(for: claim.request))
             metrics.reconciled(reading.verdict)
         }
         if case .accepted = transition { entry.firstCheckAt = await firstCheck(state) }
@@ -448,6 +447,7 @@ public struct OrderEngine: Service {
 
     /// One reading of Colt's inventory for a row, and what it means.
     struct Reading: Sendable {
+        var startedAt = Date()
         var answer: InventoryAnswer
         var verdict: ReconcileVerdict
         /// The verdict and the evidence in words, for the journal and logs.
@@ -456,6 +456,7 @@ public struct OrderEngine: Service {
 
     /// Reads the inventory of the row's range and judges it; an order another row holds is never adopted.
     private func read(_ claim: ClaimedRequest) async throws(TokenError) -> Reading {
+        let started = Date()
         let answer = await api.readInventory(range: claim.request.range, token: try await tokens.token())
         var verdict = ReconcileVerdict.judge(answer, request: claim.request)
         if let candidate = verdict.candidateOrder {
@@ -470,11 +471,11 @@ public struct OrderEngine: Service {
         case .done(let id, _):
             words = "reconciled: no order is open on the range and every number already shows a status the \(claim.request.action.rawValue) leads to, so the work is done\(id.map { " (order \($0))" } ?? " (Colt's answer names no order id)"). \(evidence)"
         case .notCreated:
-            words = "reconciled: no order on the range and every number is where it was, so nothing was created; sending again with the same tracking id. \(evidence)"
+            words = "reconciled: no order on the range and every number is where it was, so nothing was created. \(evidence)"
         case .unclear(let why):
             words = "could not reconcile: \(why); nothing is sent until Colt's inventory settles it. \(evidence)"
         }
-        return Reading(answer: answer, verdict: verdict, words: words)
+        return Reading(startedAt: started, answer: answer, verdict: verdict, words: words)
     }
 
     /// Records a reconciliation read made before sending. Returns the claim to send (with a new
@@ -502,7 +503,7 @@ public struct OrderEngine: Service {
         var detail = reading.words
         switch transition {
         case .failed:
-            detail = "gave up after \(claim.attempt - 1) attempts (last: \(claim.lastError ?? "unknown")): " + detail.replacingOccurrences(of: "; sending again with the same tracking id", with: "")
+            detail = "gave up after \(claim.attempt - 1) attempts (last: \(claim.lastError ?? "unknown")): " + detail
         case .unresolved:
             detail = "unresolved after \(claim.lookups + 1) inventory reads over \(Timestamp.age(.seconds(age))) (retry.max_age): \(detail) An operator must decide: check the numbers with Colt, then `colt-orders cancel \(claim.id)`, or `colt-orders retry --force \(claim.id)` to send it again under a new tracking id"
         default:

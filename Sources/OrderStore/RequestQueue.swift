@@ -162,6 +162,9 @@ public struct AttemptRecord: Sendable {
     public var numbers: [NumberRun] = []
     /// For an accepted row: when its order is first checked (default: at once).
     public var firstCheckAt: Date? = nil
+    /// An inventory read made right after this attempt (a refusal that may hide an order),
+    /// journaled as its own `reconciled` entry in the same transaction.
+    public var followUp: FollowUpReading? = nil
     /// Whether the record spends one of the row's attempts when it settles it (accepted,
     /// completed, rejected, failed): false for an inventory read, which sends no order.
     public var spendsAttempt = true
@@ -200,6 +203,23 @@ public struct AttentionFigures: Sendable, Equatable {
         self.unresolved = unresolved
         self.tracked = tracked
         self.stalled = stalled
+    }
+}
+
+/// An inventory read journaled after an attempt, with what it showed.
+public struct FollowUpReading: Sendable {
+    public var startedAt: Date
+    /// The verdict and evidence in words; added to the row's `last_error`.
+    public var detail: String
+    /// What Colt's inventory showed, as JSON.
+    public var evidence: String?
+    public var numbers: [NumberRun]
+
+    public init(startedAt: Date, detail: String, evidence: String?, numbers: [NumberRun]) {
+        self.startedAt = startedAt
+        self.detail = detail
+        self.evidence = evidence
+        self.numbers = numbers
     }
 }
 
@@ -545,6 +565,18 @@ public struct RequestQueue: Sendable {
         if record.evidence != nil {
             try db.run("UPDATE requests SET lookups = lookups + 1 WHERE id = ?1", [id])
             try writeNumbers(record.numbers, request: record.claim.id, stamp: ended, to: db)
+        }
+        var record = record
+        if let reading = record.followUp {
+            try db.run("""
+                INSERT INTO attempts (request_id, attempt, tracking_id, started_at, ended_at, outcome, detail, evidence, duration_ms)
+                VALUES (?1, ?2, ?3, ?4, ?5, 'reconciled', ?6, ?7, ?8)
+                """, [id, .integer(Int64(record.claim.attempt)), .text(record.claim.trackingID.text), .text(Timestamp.string(reading.startedAt)),
+                      .text(ended), .text(reading.detail), .text(reading.evidence),
+                      .integer(Int64(record.endedAt.timeIntervalSince(reading.startedAt) * 1000))])
+            try db.run("UPDATE requests SET lookups = lookups + 1 WHERE id = ?1", [id])
+            try writeNumbers(reading.numbers, request: record.claim.id, stamp: ended, to: db)
+            record.detail += "; " + reading.detail
         }
         switch record.transition {
         case .accepted(let orderID, let orderStatus):

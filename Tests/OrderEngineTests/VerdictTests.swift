@@ -104,8 +104,13 @@ import Testing
         #expect(CompletionVerdict.judge(Self.answer(Self.same("Quarantined", "ORD-1")), request: Self.ret, orderID: "ORD-1") == .running(orderStatus: nil))
         // Not moved, no order named (an answer that never names orders): still running.
         #expect(CompletionVerdict.judge(Self.answer(Self.same("Activated")), request: Self.ret, orderID: "ORD-1") == .running(orderStatus: nil))
+        // Part of the range moved and no number carries the order any more: finished, and the
+        // number left behind is flagged.
         #expect(CompletionVerdict.judge(Self.answer([("Quarantined", nil, nil), ("Activated", nil, nil), ("Quarantined", nil, nil)]),
-                                        request: Self.ret, orderID: "ORD-1") == .running(orderStatus: nil), "part of the range has not moved")
+                                        request: Self.ret, orderID: "ORD-1")
+                == .completed(orderStatus: "Completed", unexpected: ["+442081324759: Activated"], unexpectedCount: 1))
+        #expect(CompletionVerdict.judge(Self.answer([("Quarantined", "ORD-1", nil), ("Activated", "ORD-1", nil), ("Quarantined", "ORD-1", nil)]),
+                                        request: Self.ret, orderID: "ORD-1") == .running(orderStatus: nil), "still carrying the order")
     }
 
     @Test func aNumberEndingElsewhereIsFlagged() {

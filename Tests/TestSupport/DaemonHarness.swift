@@ -44,10 +44,10 @@ public struct DaemonHarness: Sendable {
          "--client-id", clientID ?? sandboxConfiguration.clientID, "--client-secret-file", secretFile ?? self.secretFile]
     }
 
-    /// Starts the real binary.
+    /// Starts the real binary; `extra` arguments go after the harness's own.
     public func launch(_ command: String, environment: [String: String] = [:], clientID: String? = nil,
-                       secretFile: String? = nil, name: String = "daemon") throws -> DaemonProcess {
-        try DaemonProcess(arguments: arguments(command, clientID: clientID, secretFile: secretFile),
+                       secretFile: String? = nil, name: String = "daemon", extra: [String] = []) throws -> DaemonProcess {
+        try DaemonProcess(arguments: arguments(command, clientID: clientID, secretFile: secretFile) + extra,
                           environment: Self.fastEnvironment.merging(environment) { $1 }, directory: directory, name: name)
     }
 
