@@ -129,8 +129,9 @@ struct Ledger {
             #expect(result.stdout.contains(where: { _ in true }) && result.stdout.split(separator: "\n").contains { $0.split(separator: " ").map(String.init) == [state, String(count)] },
                     "\(state) \(count) in:\n\(result.stdout)")
         }
-        #expect(result.stdout.contains("oldest queued    #1,"), "\(result.stdout)")
-        #expect(result.stdout.contains("oldest retrying  #2,"), "\(result.stdout)")
+        #expect(result.stdout.contains("oldest queued       #1,"), "\(result.stdout)")
+        #expect(result.stdout.contains("oldest retrying     #2,"), "\(result.stdout)")
+        #expect(result.stdout.contains("oldest reconciling  none"), "\(result.stdout)")
         #expect(result.stdout.contains("number not in your inventory"))
 
         result = try ledger.cli("status", "--json")
@@ -267,7 +268,7 @@ struct Ledger {
 
         let before = try ledger.snapshot()
         for (id, message) in [
-            ("1", "request 1 cannot be retried: it is queued, still being worked on by the daemon. Only rejected or failed requests can be sent again; nothing was changed"),
+            ("1", "request 1 cannot be retried: it is queued, still being worked on by the daemon. Only rejected, failed or unresolved requests can be sent again; nothing was changed"),
             ("3", "request 3 cannot be retried: Colt accepted it (order ORD-3, state in_progress)"),
             ("4", "request 4 cannot be retried: it is queued"),
             ("77", "request 77: no such request"),
