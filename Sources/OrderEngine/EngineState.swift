@@ -76,13 +76,31 @@ actor EngineState {
         return .claim(min(capacity, tokens))
     }
 
-    /// How many inventory checks may start now: free places and rate tokens, and no pause
-    /// (checks share the token, the rate limit and the breaker with submissions).
+    /// How many inventory checks may start now. Checks share the token, the rate limit and the
+    /// breaker with submissions, and never hold them up: they wait while anything is paused,
+    /// take at most half the places in flight, and leave a place and a rate token free for a
+    /// row that may arrive meanwhile.
     func checkCapacity(now: Date, clock: ContinuousClock.Instant) -> Int {
         if let until = credentialsPausedUntil, now < until { return 0 }
         if let until = breaker.pausedUntil, now < until { return 0 }
         if breaker.isProbing { return 0 }
-        return max(0, min(configuration.maxInFlight - inFlight, limiter.available(now: clock)))
+        let spare = configuration.maxInFlight > 1 ? 1 : 0
+        let places = min(max(1, configuration.maxInFlight / 2) - checksInFlight, configuration.maxInFlight - inFlight - spare)
+        let tokens = limiter.available(now: clock) - (limiter.rate >= 2 ? 1 : 0)
+        return max(0, min(places, tokens))
+    }
+
+    /// Inventory checks in flight (also counted in ``inFlight``).
+    private(set) var checksInFlight = 0
+
+    func startedChecks(_ count: Int, clock: ContinuousClock.Instant) {
+        checksInFlight += count
+        started(count, clock: clock)
+    }
+
+    func finishedCheck() {
+        checksInFlight -= 1
+        finished()
     }
 
     func started(_ count: Int, clock: ContinuousClock.Instant) {

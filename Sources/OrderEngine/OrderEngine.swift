@@ -128,6 +128,7 @@ public struct OrderEngine: Service {
             if clock - lastFigures >= .seconds(5) {
                 lastFigures = clock
                 observer?.figures(inFlight: await state.inFlight, unsettled: try await queue.unsettledCount())
+                try await repairSchedules()
                 metrics.record(try await queue.attentionFigures(now: Date(), stallAfter: await state.configuration.tracking.stallAfter))
             }
 
@@ -234,12 +235,17 @@ public struct OrderEngine: Service {
         }
         let orders: [TrackedOrder]
         do {
-            orders = try await queue.claimChecks(now: Date(), limit: capacity, lease: api.configuration.requestTimeout * 3 + .seconds(5))
+            let policy = await state.configuration.tracking
+            orders = try await queue.claimChecks(now: Date(), limit: capacity) { since in
+                var generator = SystemRandomNumberGenerator()
+                let now = Date()
+                return now.addingTimeInterval(policy.delay(age: .seconds(now.timeIntervalSince(since)), using: &generator).seconds)
+            }
         } catch let error as DatabaseError where error.isBusy {
             return 0
         }
         guard !orders.isEmpty else { return 0 }
-        await state.started(orders.count, clock: clock)
+        await state.startedChecks(orders.count, clock: clock)
         for order in orders {
             group.addTask { await check(order, state: state) }
         }
@@ -269,7 +275,7 @@ public struct OrderEngine: Service {
                 await state.fail(error)
             }
         }
-        await state.finished()
+        await state.finishedCheck()
     }
 
     /// What a check found, as the record to write (and one log line when something happened).
@@ -303,19 +309,15 @@ public struct OrderEngine: Service {
             return CheckRecord(order: order, checkedAt: now, outcome: .completed(orderStatus: orderStatus, attention: attention),
                                detail: detail, evidence: answer.evidence, numbers: answer.runs(for: order.request))
         case .running(let orderStatus):
-            var generator = SystemRandomNumberGenerator()
-            let next = now.addingTimeInterval(policy.delay(age: age, using: &generator).seconds)
-            return runningRecord(order, now: now, next: next, age: age, policy: policy, orderStatus: orderStatus, answer: answer,
-                                 words: "still in progress")
+            return runningRecord(order, now: now, age: age, policy: policy, orderStatus: orderStatus, answer: answer, words: "still in progress")
         case .unclear(let why):
             metadata["error"] = "\(why)"
             logger.warning("could not check an order's progress; checking again later", metadata: metadata)
-            return runningRecord(order, now: now, next: now.addingTimeInterval(policy.checkInterval.seconds), age: age, policy: policy,
-                                 orderStatus: nil, answer: answer, words: why)
+            return runningRecord(order, now: now, age: age, policy: policy, orderStatus: nil, answer: answer, words: why)
         }
     }
 
-    private func runningRecord(_ order: TrackedOrder, now: Date, next: Date, age: Duration, policy: TrackingPolicy,
+    private func runningRecord(_ order: TrackedOrder, now: Date, age: Duration, policy: TrackingPolicy,
                                orderStatus: String?, answer: InventoryAnswer, words: String) -> CheckRecord {
         var stalled: String?
         if age >= policy.stallAfter, !order.flaggedStalled {
@@ -327,8 +329,18 @@ public struct OrderEngine: Service {
         }
         let detail = (stalled ?? "order \(order.orderID)") + ": " + words
             + (answer.summary.map { " (\($0))" } ?? "")
-        return CheckRecord(order: order, checkedAt: now, outcome: .running(orderStatus: orderStatus, next: next, stalled: stalled),
+        return CheckRecord(order: order, checkedAt: now, outcome: .running(orderStatus: orderStatus, stalled: stalled),
                            detail: detail, evidence: answer.evidence, numbers: [])
+    }
+
+    /// Makes due at once, and says so, rows whose next time an operator's UPDATE left missing
+    /// or unreadable: otherwise they would wait for ever.
+    private func repairSchedules() async throws {
+        for row in try await queue.repairSchedules(now: Date()) {
+            logger.error("a row's schedule was not a time (changed by hand?); it is due now", metadata: [
+                "request": "\(row.id)", "column": "\(row.column)", "value": "\(row.value ?? "NULL")",
+            ])
+        }
     }
 
     private func tokenFailed(_ error: TokenError, state: EngineState) async {

@@ -41,14 +41,17 @@ public struct TrackedOrder: Sendable {
     public var attempts: Int
     /// Whether the row is already flagged as stalled.
     public var flaggedStalled: Bool
+    /// The order status recorded so far.
+    public var orderStatus: String?
 }
 
 /// What one inventory check of a tracked order found, and where it leaves the row.
 public struct CheckRecord: Sendable {
     /// Where the row goes.
     public enum Outcome: Sendable, Equatable {
-        /// Still in progress: check again at `next`; `stalled` sets the attention flag (in words).
-        case running(orderStatus: String?, next: Date, stalled: String?)
+        /// Still in progress (the next check is already scheduled): a new order status, or the
+        /// stalled flag (in words), when there is one to record.
+        case running(orderStatus: String?, stalled: String?)
         /// The order finished; `attention` names numbers that ended somewhere unexpected.
         case completed(orderStatus: String, attention: String?)
     }
@@ -70,6 +73,16 @@ public struct CheckRecord: Sendable {
         self.detail = detail
         self.evidence = evidence
         self.numbers = numbers
+    }
+}
+
+extension CheckRecord {
+    /// Whether writing the check changes anything.
+    var changesTheRow: Bool {
+        switch outcome {
+        case .completed: true
+        case .running(let status, let stalled): stalled != nil || (status != nil && status != order.orderStatus)
+        }
     }
 }
 
@@ -282,7 +295,7 @@ public struct RequestQueue: Sendable {
                     SELECT id FROM (
                         SELECT id FROM requests r WHERE state = 'queued' AND \(Self.free) ORDER BY id LIMIT ?2
                     ) UNION SELECT id FROM (
-                        SELECT id FROM requests r WHERE state IN ('retrying', 'reconciling') AND next_attempt_at <= ?1 AND \(Self.free)
+                        SELECT id FROM requests r INDEXED BY requests_due WHERE state IN ('retrying', 'reconciling') AND next_attempt_at <= ?1 AND \(Self.free)
                         ORDER BY next_attempt_at LIMIT ?2
                     ) ORDER BY id LIMIT ?2
                     """, [.text(stamp), .integer(Int64(limit))]) { $0.integer(0) }
@@ -329,6 +342,32 @@ public struct RequestQueue: Sendable {
                 }
                 return batch
             }
+        }
+    }
+
+    /// Rows whose next time is missing or not a time (an operator's UPDATE: NULL, 'garbage';
+    /// valid ones start with '2'), which the due queries would never find: made due now, and
+    /// returned so the daemon can say so. Four index seeks; nothing is written when none is found.
+    public func repairSchedules(now: Date) async throws -> [(id: Int64, column: String, value: String?)] {
+        let stamp = Timestamp.string(now)
+        return try await database.use { db in
+            let probes = [
+                ("next_check_at", "SELECT id, next_check_at FROM requests INDEXED BY requests_tracking WHERE state = 'in_progress' AND next_check_at IS NULL"),
+                ("next_check_at", "SELECT id, next_check_at FROM requests INDEXED BY requests_tracking WHERE state = 'in_progress' AND next_check_at > '3'"),
+                ("next_attempt_at", "SELECT id, next_attempt_at FROM requests INDEXED BY requests_due WHERE state IN ('retrying', 'reconciling') AND next_attempt_at IS NULL"),
+                ("next_attempt_at", "SELECT id, next_attempt_at FROM requests INDEXED BY requests_due WHERE state IN ('retrying', 'reconciling') AND next_attempt_at > '3'"),
+            ]
+            var found: [(id: Int64, column: String, value: String?)] = []
+            for (column, sql) in probes {
+                found += try db.query(sql + " LIMIT 1000") { (id: $0.integer(0), column: column, value: $0.text(1)) }
+            }
+            guard !found.isEmpty else { return [] }
+            try db.transaction {
+                for row in found {
+                    try db.run("UPDATE requests SET \(row.column) = ?2 WHERE id = ?1", [.integer(row.id), .text(stamp)])
+                }
+            }
+            return found
         }
     }
 
@@ -387,7 +426,7 @@ public struct RequestQueue: Sendable {
         return try await database.use { db in
             try db.first("""
                 SELECT EXISTS (SELECT 1 FROM requests WHERE state = 'queued')
-                    OR EXISTS (SELECT 1 FROM requests WHERE state IN ('retrying', 'reconciling') AND next_attempt_at <= ?1)
+                    OR EXISTS (SELECT 1 FROM requests INDEXED BY requests_due WHERE state IN ('retrying', 'reconciling') AND next_attempt_at <= ?1)
                 """, [.text(stamp)]) { $0.int(0) != 0 } ?? false
         }
     }
@@ -397,7 +436,7 @@ public struct RequestQueue: Sendable {
     /// that one's end.)
     public func earliestRetry(after now: Date) async throws -> Date? {
         try await database.use { db in
-            try db.first("SELECT min(next_attempt_at) FROM requests WHERE state IN ('retrying', 'reconciling') AND next_attempt_at > ?1",
+            try db.first("SELECT min(next_attempt_at) FROM requests INDEXED BY requests_due WHERE state IN ('retrying', 'reconciling') AND next_attempt_at > ?1",
                          [.text(Timestamp.string(now))]) { $0.text(0) }?
                 .flatMap(Timestamp.date)
         }
@@ -440,26 +479,28 @@ public struct RequestQueue: Sendable {
 
     // MARK: Following orders to completion
 
-    /// Takes up to `limit` `in_progress` rows whose check is due, oldest check first, and leases
-    /// them for `lease` (their `next_check_at` moves on, so a check that dies is made again later).
-    public func claimChecks(now: Date, limit: Int, lease: Duration) async throws -> [TrackedOrder] {
+    /// Takes up to `limit` `in_progress` rows whose check is due, oldest check first, and
+    /// schedules their next check at once (`next(since)`, from the time each was first sent),
+    /// with `checked_at` now: a check that finds the order still running writes nothing more,
+    /// and one that dies (a crash) is simply made again at its next time.
+    public func claimChecks(now: Date, limit: Int, next: @escaping @Sendable (Date) -> Date) async throws -> [TrackedOrder] {
         guard limit > 0 else { return [] }
         let stamp = Timestamp.string(now)
-        let leased = Timestamp.string(now.addingTimeInterval(Double(lease.components.seconds)))
         return try await database.use { db in
-            try db.transaction {
-                let rows = try db.query("""
-                    SELECT id, action, country, range_start, range_end, service_profile, tracking_id, order_id,
-                           coalesce(first_attempt_at, created_at), attempts, attention LIKE 'stalled%'
-                    FROM requests WHERE state = 'in_progress' AND next_check_at <= ?1 ORDER BY next_check_at LIMIT ?2
-                    """, [.text(stamp), .integer(Int64(limit))]) { row in
-                    (id: row.integer(0), action: row.text(1), country: row.text(2), start: row.text(3), end: row.text(4),
-                     profile: row.text(5), trackingID: row.text(6) ?? "", orderID: row.text(7), since: row.text(8),
-                     attempts: row.int(9), stalled: row.int(10) != 0)
-                }
+            let rows = try db.query("""
+                SELECT id, action, country, range_start, range_end, service_profile, tracking_id, order_id,
+                       coalesce(first_attempt_at, created_at), attempts, attention LIKE 'stalled%', order_status
+                FROM requests INDEXED BY requests_tracking WHERE state = 'in_progress' AND next_check_at <= ?1 ORDER BY next_check_at LIMIT ?2
+                """, [.text(stamp), .integer(Int64(limit))]) { row in
+                (id: row.integer(0), action: row.text(1), country: row.text(2), start: row.text(3), end: row.text(4),
+                 profile: row.text(5), trackingID: row.text(6) ?? "", orderID: row.text(7), since: row.text(8),
+                 attempts: row.int(9), stalled: row.int(10) != 0, orderStatus: row.text(11))
+            }
+            guard !rows.isEmpty else { return [] }
+            return try db.transaction {
                 var orders: [TrackedOrder] = []
                 for row in rows {
-                    try db.run("UPDATE requests SET next_check_at = ?2 WHERE id = ?1", [.integer(row.id), .text(leased)])
+                    let since = row.since.flatMap(Timestamp.date) ?? now
                     guard let orderID = row.orderID,
                           let request = try? OrderRequest(action: row.action, country: row.country, rangeStart: row.start,
                                                           rangeEnd: row.end, serviceProfile: row.profile)
@@ -467,13 +508,15 @@ public struct RequestQueue: Sendable {
                         try db.run("""
                             UPDATE requests SET next_check_at = NULL, updated_at = ?2,
                                 attention = 'not followed: the row has no order id or its columns are not valid any more'
-                            WHERE id = ?1
+                            WHERE id = ?1 AND state = 'in_progress'
                             """, [.integer(row.id), .text(stamp)])
                         continue
                     }
+                    try db.run("UPDATE requests SET checked_at = ?2, next_check_at = ?3 WHERE id = ?1 AND state = 'in_progress'",
+                               [.integer(row.id), .text(stamp), .text(Timestamp.string(next(since)))])
                     orders.append(TrackedOrder(id: row.id, request: request, trackingID: row.trackingID, orderID: orderID,
-                                               since: row.since.flatMap(Timestamp.date) ?? now, attempts: row.attempts,
-                                               flaggedStalled: row.stalled))
+                                               since: since, attempts: row.attempts, flaggedStalled: row.stalled,
+                                               orderStatus: row.orderStatus))
                 }
                 return orders
             }
@@ -483,13 +526,15 @@ public struct RequestQueue: Sendable {
     /// The earliest `next_check_at` of a tracked order, or `nil` when none is followed.
     public func earliestCheck() async throws -> Date? {
         try await database.use { db in
-            try db.first("SELECT min(next_check_at) FROM requests WHERE state = 'in_progress'") { $0.text(0) }?
+            try db.first("SELECT min(next_check_at) FROM requests INDEXED BY requests_tracking WHERE state = 'in_progress'") { $0.text(0) }?
                 .flatMap(Timestamp.date)
         }
     }
 
-    /// Records inventory checks, in one transaction.
+    /// Records inventory checks, in one transaction; a check that found nothing new (still
+    /// running, same status, no flag) writes nothing.
     public func record(checks: [CheckRecord]) async throws {
+        let checks = checks.filter(\.changesTheRow)
         guard !checks.isEmpty else { return }
         try await database.use { db in
             try db.transaction {
@@ -503,12 +548,12 @@ public struct RequestQueue: Sendable {
         let id = SQLValue.integer(check.order.id)
         var journal = false
         switch check.outcome {
-        case .running(let orderStatus, let next, let stalled):
+        case .running(let orderStatus, let stalled):
             try db.run("""
-                UPDATE requests SET checked_at = ?2, next_check_at = ?3, order_status = coalesce(?4, order_status),
-                    attention = coalesce(?5, attention), updated_at = CASE WHEN ?5 IS NULL THEN updated_at ELSE ?2 END
+                UPDATE requests SET order_status = coalesce(?3, order_status),
+                    attention = coalesce(?4, attention), updated_at = ?2
                 WHERE id = ?1 AND state = 'in_progress'
-                """, [id, .text(stamp), .text(Timestamp.string(next)), .text(orderStatus), .text(stalled)])
+                """, [id, .text(stamp), .text(orderStatus), .text(stalled)])
             journal = stalled != nil
         case .completed(let orderStatus, let attention):
             try db.run("""
