@@ -1,4 +1,5 @@
--- colt-orders schema 4: reconciliation with Colt's inventory, and following orders to completion.
+-- colt-orders schema 4: reconciliation with Colt's inventory, following orders to completion,
+-- and a table that holds up against careless UPDATEs and DELETEs.
 --
 -- Two new states:
 --   reconciling  an attempt's outcome is unknown (a timeout, a dropped connection, a 5xx or bad
@@ -93,13 +94,30 @@ CREATE INDEX requests_order_id ON requests(order_id) WHERE order_id IS NOT NULL;
 CREATE INDEX requests_state ON requests(state);
 CREATE INDEX requests_state_updated ON requests(state, updated_at);
 
+-- Every tracking id ever sent, kept when its attempts are pruned: a tracking id Colt has seen
+-- is never given to another request (invariant 2), pruning or not.
+CREATE TABLE sent_tracking_ids (
+    tracking_id   TEXT PRIMARY KEY,
+    first_sent_at TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO sent_tracking_ids (tracking_id, first_sent_at)
+    SELECT tracking_id, min(started_at) FROM attempts GROUP BY tracking_id;
+CREATE TRIGGER attempts_remember_tracking_id AFTER INSERT ON attempts
+BEGIN
+    INSERT OR IGNORE INTO sent_tracking_ids (tracking_id, first_sent_at) VALUES (NEW.tracking_id, NEW.started_at);
+END;
+CREATE TRIGGER sent_tracking_ids_kept BEFORE DELETE ON sent_tracking_ids
+BEGIN
+    SELECT RAISE(ABORT, 'sent_tracking_ids keeps every tracking id ever sent to Colt, so that none is used twice: its rows cannot be deleted');
+END;
+
 CREATE TRIGGER requests_insert_checks BEFORE INSERT ON requests
 BEGIN
     SELECT RAISE(ABORT, 'requests.state: leave it out; new rows start as ''queued'' and the daemon sets the state')
         WHERE NEW.state IS NOT 'queued';
     SELECT RAISE(ABORT, 'requests.tracking_id: already used by an earlier attempt; leave tracking_id NULL and the daemon makes one')
         WHERE NEW.tracking_id IS NOT NULL
-          AND EXISTS (SELECT 1 FROM attempts WHERE attempts.tracking_id = NEW.tracking_id);
+          AND EXISTS (SELECT 1 FROM sent_tracking_ids WHERE tracking_id = NEW.tracking_id);
 END;
 
 CREATE TRIGGER requests_default_range_end AFTER INSERT ON requests
@@ -114,24 +132,84 @@ BEGIN
     SELECT RAISE(ABORT, 'requests: action, country, range and service_profile cannot change once a row has left ''queued''; cancel it and insert a new row');
 END;
 
-CREATE TRIGGER requests_no_nul_insert BEFORE INSERT ON requests
+-- The operator's columns hold plain ASCII text. (SQLite's length() and GLOB stop at a NUL byte,
+-- and a BLOB or a number compares unlike text, so each would slip past the CHECKs or the overlap
+-- rule; a look-alike character, a full-width '＋' or a non-Latin digit, is named as such.)
+CREATE TRIGGER requests_text_insert BEFORE INSERT ON requests
 BEGIN
-    SELECT RAISE(ABORT, 'requests.action must not contain a NUL byte') WHERE length(CAST(NEW.action AS BLOB)) <> length(NEW.action);
-    SELECT RAISE(ABORT, 'requests.country must not contain a NUL byte') WHERE length(CAST(NEW.country AS BLOB)) <> length(NEW.country);
-    SELECT RAISE(ABORT, 'requests.range_start must not contain a NUL byte') WHERE length(CAST(NEW.range_start AS BLOB)) <> length(NEW.range_start);
-    SELECT RAISE(ABORT, 'requests.range_end must not contain a NUL byte') WHERE length(CAST(NEW.range_end AS BLOB)) <> length(NEW.range_end);
-    SELECT RAISE(ABORT, 'requests.service_profile must not contain a NUL byte') WHERE length(CAST(NEW.service_profile AS BLOB)) <> length(NEW.service_profile);
-    SELECT RAISE(ABORT, 'requests.tracking_id must not contain a NUL byte') WHERE length(CAST(NEW.tracking_id AS BLOB)) <> length(NEW.tracking_id);
+    SELECT RAISE(ABORT, 'requests.action must be text (quoted), not a number or a BLOB') WHERE typeof(NEW.action) NOT IN ('text', 'null');
+    SELECT RAISE(ABORT, 'requests.country must be text (quoted), not a number or a BLOB') WHERE typeof(NEW.country) NOT IN ('text', 'null');
+    SELECT RAISE(ABORT, 'requests.range_start must be text (quoted, e.g. ''+442081324758''), not a number or a BLOB') WHERE typeof(NEW.range_start) NOT IN ('text', 'null');
+    SELECT RAISE(ABORT, 'requests.range_end must be text (quoted, e.g. ''+442081324758''), not a number or a BLOB') WHERE typeof(NEW.range_end) NOT IN ('text', 'null');
+    SELECT RAISE(ABORT, 'requests.service_profile must be text (quoted), not a number or a BLOB') WHERE typeof(NEW.service_profile) NOT IN ('text', 'null');
+    SELECT RAISE(ABORT, 'requests.tracking_id must be text (quoted), not a number or a BLOB') WHERE typeof(NEW.tracking_id) NOT IN ('text', 'null');
+    SELECT RAISE(ABORT, 'requests.action must not contain a NUL byte') WHERE instr(CAST(NEW.action AS BLOB), X'00') > 0;
+    SELECT RAISE(ABORT, 'requests.country must not contain a NUL byte') WHERE instr(CAST(NEW.country AS BLOB), X'00') > 0;
+    SELECT RAISE(ABORT, 'requests.range_start must not contain a NUL byte') WHERE instr(CAST(NEW.range_start AS BLOB), X'00') > 0;
+    SELECT RAISE(ABORT, 'requests.range_end must not contain a NUL byte') WHERE instr(CAST(NEW.range_end AS BLOB), X'00') > 0;
+    SELECT RAISE(ABORT, 'requests.service_profile must not contain a NUL byte') WHERE instr(CAST(NEW.service_profile AS BLOB), X'00') > 0;
+    SELECT RAISE(ABORT, 'requests.tracking_id must not contain a NUL byte') WHERE instr(CAST(NEW.tracking_id AS BLOB), X'00') > 0;
+    SELECT RAISE(ABORT, 'requests.action must be plain ASCII: it holds a character outside ASCII') WHERE length(CAST(NEW.action AS BLOB)) <> length(NEW.action);
+    SELECT RAISE(ABORT, 'requests.country must be plain ASCII: it holds a character outside ASCII (a look-alike letter?)') WHERE length(CAST(NEW.country AS BLOB)) <> length(NEW.country);
+    SELECT RAISE(ABORT, 'requests.range_start must be plain ASCII ''+'' and digits: it holds a character outside ASCII (a look-alike such as a full-width ''＋'' or a non-Latin digit?)') WHERE length(CAST(NEW.range_start AS BLOB)) <> length(NEW.range_start);
+    SELECT RAISE(ABORT, 'requests.range_end must be plain ASCII ''+'' and digits: it holds a character outside ASCII (a look-alike such as a full-width ''＋'' or a non-Latin digit?)') WHERE length(CAST(NEW.range_end AS BLOB)) <> length(NEW.range_end);
+    SELECT RAISE(ABORT, 'requests.service_profile must be plain ASCII: it holds a character outside ASCII') WHERE length(CAST(NEW.service_profile AS BLOB)) <> length(NEW.service_profile);
+    SELECT RAISE(ABORT, 'requests.tracking_id must be plain ASCII: it holds a character outside ASCII') WHERE length(CAST(NEW.tracking_id AS BLOB)) <> length(NEW.tracking_id);
 END;
 
-CREATE TRIGGER requests_no_nul_update BEFORE UPDATE OF action, country, range_start, range_end, service_profile, tracking_id ON requests
+CREATE TRIGGER requests_text_update BEFORE UPDATE OF action, country, range_start, range_end, service_profile, tracking_id ON requests
 BEGIN
-    SELECT RAISE(ABORT, 'requests.action must not contain a NUL byte') WHERE length(CAST(NEW.action AS BLOB)) <> length(NEW.action);
-    SELECT RAISE(ABORT, 'requests.country must not contain a NUL byte') WHERE length(CAST(NEW.country AS BLOB)) <> length(NEW.country);
-    SELECT RAISE(ABORT, 'requests.range_start must not contain a NUL byte') WHERE length(CAST(NEW.range_start AS BLOB)) <> length(NEW.range_start);
-    SELECT RAISE(ABORT, 'requests.range_end must not contain a NUL byte') WHERE length(CAST(NEW.range_end AS BLOB)) <> length(NEW.range_end);
-    SELECT RAISE(ABORT, 'requests.service_profile must not contain a NUL byte') WHERE length(CAST(NEW.service_profile AS BLOB)) <> length(NEW.service_profile);
-    SELECT RAISE(ABORT, 'requests.tracking_id must not contain a NUL byte') WHERE length(CAST(NEW.tracking_id AS BLOB)) <> length(NEW.tracking_id);
+    SELECT RAISE(ABORT, 'requests.range_start must be text (quoted, e.g. ''+442081324758''), not a number or a BLOB') WHERE typeof(NEW.range_start) NOT IN ('text', 'null');
+    SELECT RAISE(ABORT, 'requests.range_end must be text (quoted, e.g. ''+442081324758''), not a number or a BLOB') WHERE typeof(NEW.range_end) NOT IN ('text', 'null');
+    SELECT RAISE(ABORT, 'requests.tracking_id must be text (quoted), not a number or a BLOB') WHERE typeof(NEW.tracking_id) NOT IN ('text', 'null');
+    SELECT RAISE(ABORT, 'requests.action must not contain a NUL byte') WHERE instr(CAST(NEW.action AS BLOB), X'00') > 0;
+    SELECT RAISE(ABORT, 'requests.country must not contain a NUL byte') WHERE instr(CAST(NEW.country AS BLOB), X'00') > 0;
+    SELECT RAISE(ABORT, 'requests.range_start must not contain a NUL byte') WHERE instr(CAST(NEW.range_start AS BLOB), X'00') > 0;
+    SELECT RAISE(ABORT, 'requests.range_end must not contain a NUL byte') WHERE instr(CAST(NEW.range_end AS BLOB), X'00') > 0;
+    SELECT RAISE(ABORT, 'requests.service_profile must not contain a NUL byte') WHERE instr(CAST(NEW.service_profile AS BLOB), X'00') > 0;
+    SELECT RAISE(ABORT, 'requests.tracking_id must not contain a NUL byte') WHERE instr(CAST(NEW.tracking_id AS BLOB), X'00') > 0;
+    SELECT RAISE(ABORT, 'requests.range_start must be plain ASCII ''+'' and digits: it holds a character outside ASCII (a look-alike such as a full-width ''＋'' or a non-Latin digit?)') WHERE length(CAST(NEW.range_start AS BLOB)) <> length(NEW.range_start);
+    SELECT RAISE(ABORT, 'requests.range_end must be plain ASCII ''+'' and digits: it holds a character outside ASCII (a look-alike such as a full-width ''＋'' or a non-Latin digit?)') WHERE length(CAST(NEW.range_end AS BLOB)) <> length(NEW.range_end);
+    SELECT RAISE(ABORT, 'requests.tracking_id must be plain ASCII: it holds a character outside ASCII') WHERE length(CAST(NEW.tracking_id AS BLOB)) <> length(NEW.tracking_id);
+END;
+
+-- The daemon's columns follow the daemon's transitions, so that an operator's UPDATE through
+-- sqlite3 cannot put a row where the daemon would mishandle it: send an accepted order again,
+-- take a queued row for accepted, lose an order id or a tracking id, or stop a row for ever.
+-- The daemon and the colt-orders commands make exactly these transitions.
+CREATE TRIGGER requests_daemon_columns BEFORE UPDATE OF state, order_id, tracking_id, next_attempt_at, next_check_at ON requests
+BEGIN
+    SELECT RAISE(ABORT, 'requests.state: Colt accepted this row''s order, so it stays in_progress until the daemon sees it completed; another state would send the order again or lose it. Nothing to do: the daemon follows it (colt-orders show ID)')
+        WHERE OLD.state = 'in_progress' AND NEW.state NOT IN ('in_progress', 'completed');
+    SELECT RAISE(ABORT, 'requests.state: completed is final')
+        WHERE OLD.state = 'completed' AND NEW.state <> 'completed';
+    SELECT RAISE(ABORT, 'requests.state: a row becomes in_progress or completed only when Colt accepts it, which the daemon records; to give up on a row use colt-orders cancel ID, to send it again colt-orders retry ID')
+        WHERE NEW.state IN ('in_progress', 'completed') AND OLD.state NOT IN ('submitting', 'in_progress', 'completed');
+    SELECT RAISE(ABORT, 'requests.order_id: an in_progress row must keep the order id Colt gave it')
+        WHERE NEW.state = 'in_progress' AND NEW.order_id IS NULL;
+    SELECT RAISE(ABORT, 'requests.order_id: cannot change once Colt gave it')
+        WHERE OLD.state IN ('in_progress', 'completed') AND OLD.order_id IS NOT NULL AND NEW.order_id IS NOT OLD.order_id;
+    SELECT RAISE(ABORT, 'requests.state: a row goes back to queued only through colt-orders retry ID, which gives a rejected, failed or unresolved row a new tracking id')
+        WHERE NEW.state = 'queued' AND OLD.state <> 'queued'
+          AND (OLD.state NOT IN ('rejected', 'failed', 'unresolved') OR NEW.tracking_id IS OLD.tracking_id);
+    SELECT RAISE(ABORT, 'requests.tracking_id: cannot change once sent, every attempt for a row sends the same one; colt-orders retry ID gives a rejected, failed or unresolved row a new one')
+        WHERE NEW.tracking_id IS NOT OLD.tracking_id AND OLD.tracking_id IS NOT NULL
+          AND EXISTS (SELECT 1 FROM sent_tracking_ids WHERE tracking_id = OLD.tracking_id)
+          AND NOT (NEW.state = 'queued' AND OLD.state IN ('rejected', 'failed', 'unresolved'));
+    SELECT RAISE(ABORT, 'requests.tracking_id: already used by an earlier attempt; leave tracking_id NULL and the daemon makes one')
+        WHERE NEW.tracking_id IS NOT OLD.tracking_id AND NEW.tracking_id IS NOT NULL
+          AND EXISTS (SELECT 1 FROM sent_tracking_ids WHERE tracking_id = NEW.tracking_id);
+    SELECT RAISE(ABORT, 'requests.next_attempt_at: a retrying or reconciling row needs an ISO-8601 UTC time here (e.g. ''2026-12-01T10:00:00.000Z''), or it would wait for ever; to send it now use colt-orders retry ID, to stop it colt-orders cancel ID')
+        WHERE NEW.state IN ('retrying', 'reconciling') AND (NEW.next_attempt_at IS NULL OR julianday(NEW.next_attempt_at) IS NULL);
+    SELECT RAISE(ABORT, 'requests.next_check_at: an in_progress row needs an ISO-8601 UTC time here (e.g. ''2026-12-01T10:00:00.000Z''), or it would never be checked again')
+        WHERE NEW.state = 'in_progress' AND NEW.attention IS NULL AND (NEW.next_check_at IS NULL OR julianday(NEW.next_check_at) IS NULL);
+END;
+
+-- A row Colt may be working on is never deleted (its order would be in no ledger).
+CREATE TRIGGER requests_delete_settled_only BEFORE DELETE ON requests
+    WHEN OLD.state NOT IN ('completed', 'rejected', 'invalid', 'failed', 'cancelled')
+BEGIN
+    SELECT RAISE(ABORT, 'requests: only settled rows (completed, rejected, invalid, failed, cancelled) can be deleted: Colt may be working on this one. Stop it with colt-orders cancel ID, and remove settled rows with colt-orders prune');
 END;
 
 -- The evidence behind a reconciliation or completion decision: what Colt's inventory showed

@@ -35,3 +35,22 @@ public struct ColtClientConfiguration: Sendable {
         return url
     }
 }
+
+/// Which hosts are loopback, for the rules that allow plain HTTP or an unauthenticated
+/// endpoint only there.
+public enum LoopbackHost {
+    /// Only literal loopback addresses (127.0.0.0/8 in dotted decimal, `::1`, bracketed or not)
+    /// and `localhost`: never a DNS name that merely starts with `127.` (`127.0.0.1.nip.io`,
+    /// `127.evil.example` resolve anywhere).
+    public static func isLoopback(_ host: String) -> Bool {
+        var bare = host.lowercased()
+        if bare.hasPrefix("["), bare.hasSuffix("]") { bare = String(bare.dropFirst().dropLast()) }
+        if bare == "localhost" || bare == "::1" || bare == "0:0:0:0:0:0:0:1" { return true }
+        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "127" else { return false }
+        return parts.allSatisfy { part in
+            (1...3).contains(part.utf8.count) && part.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+                && (Int(part) ?? 256) <= 255
+        }
+    }
+}

@@ -255,16 +255,11 @@ private struct Reader {
             problems.append("api.base_url (from \(source)): must be 'production', 'sandbox' or an http(s) URL such as https://apis.colt.net, not '\(value)'")
             return nil
         }
-        if scheme == "http", !Self.isLoopback(host) {
+        if scheme == "http", !LoopbackHost.isLoopback(host) {
             problems.append("api.base_url (from \(source)): plain http:// is refused except to loopback (127.0.0.1, ::1, localhost); use https:// for \(host)")
             return nil
         }
         return value.hasSuffix("/") ? String(value.dropLast()) : value
-    }
-
-    static func isLoopback(_ host: String) -> Bool {
-        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
-        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
     }
 
     mutating func readableFile(_ key: String) -> String? {

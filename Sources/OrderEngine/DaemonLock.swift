@@ -1,12 +1,25 @@
 import Foundation
 
-/// One daemon per database (invariant 5): an exclusive POSIX lock on `DATABASE.lock`, held for
-/// the process's life and released by the kernel however the process ends, `kill -9` included.
-/// The file also says who holds it and since when, for `colt-orders status`.
+/// One daemon per database (invariant 5), held for the process's life and released by the
+/// kernel however the process ends, `kill -9` included:
+/// - an exclusive POSIX lock on `DATABASE.lock`, which also says who holds it and since when,
+///   for `colt-orders status`;
+/// - an exclusive open-file-description lock on one byte of the database file itself, that
+///   SQLite never locks: it follows the file, not its name, so two daemons given two names of
+///   one file (a hard link, a bind mount) still meet.
 public final class DaemonLock: Sendable {
     /// The lock file.
     public let path: String
     private let descriptor: Int32
+    /// The database file, opened for its lock.
+    private let databaseDescriptor: Int32
+
+    /// The byte of the database file that is locked: just below SQLite's own lock bytes, which
+    /// start at 1 GiB (`PENDING_BYTE`), so neither SQLite nor the sqlite3 CLI ever meets it.
+    static let databaseLockOffset: Int = 0x4000_0000 - 16
+    /// Linux's `F_OFD_SETLK` and `F_OFD_GETLK` (not exported to Swift).
+    static let ofdSetLock: Int32 = 37
+    static let ofdGetLock: Int32 = 36
 
     /// Who holds a database's lock.
     public struct Holder: Sendable, Equatable {
@@ -46,13 +59,36 @@ public final class DaemonLock: Sendable {
             let who = holder.map { "pid \($0.pid)" + ($0.since.map { ", running since \($0)" } ?? "") } ?? "another process"
             throw Failure(description: "another colt-orders daemon (\(who)) is already using \(database); only one may run per database. Stop it first (systemctl stop colt-orders), or point this one at another database")
         }
+        // Created as SQLite creates it (0644 less the umask). A file this user cannot write is
+        // not locked here: the daemon then stops at its first write, saying the file is read-only.
+        let databaseFD = open(database, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        var own = Self.databaseLock(Int16(F_WRLCK))
+        if databaseFD >= 0, fcntl(databaseFD, Self.ofdSetLock, &own) != 0 {
+            close(databaseFD)
+            close(fd)
+            throw Failure(description: "another colt-orders daemon is already using the database file \(database) through another name (a hard link or a bind mount of the same file); only one may run per database file. Stop it first, or point this one at another database")
+        }
         descriptor = fd
+        databaseDescriptor = databaseFD
         let text = "\(getpid()) \(startedAt)\n"
         _ = ftruncate(fd, 0)
         _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        if databaseDescriptor >= 0 { close(databaseDescriptor) }
+        close(descriptor)
+    }
+
+    private static func databaseLock(_ type: Int16) -> flock {
+        var lock = flock()
+        lock.l_type = type
+        lock.l_whence = Int16(SEEK_SET)
+        lock.l_start = off_t(databaseLockOffset)
+        lock.l_len = 1
+        lock.l_pid = 0
+        return lock
+    }
 
     /// Who holds the lock of `database`, or `nil` when no daemon runs on it. Never takes the lock.
     public static func holder(ofDatabase database: String) -> Holder? {

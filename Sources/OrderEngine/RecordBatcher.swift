@@ -1,3 +1,4 @@
+import ColtModel
 import Foundation
 import Logging
 import OrderStore
@@ -85,7 +86,19 @@ final class RecordBatcher: Sendable {
     }
 
     private func commitWaitingWhileBusy(_ batch: [AttemptRecord]) async throws {
-        try await waitingWhileBusy("record outcomes", count: batch.count) { try await self.queue.record(batch) }
+        let orphans = try await waitingWhileBusy("record outcomes", count: batch.count) { try await self.queue.record(batch) }
+        for record in orphans {
+            // The row was deleted behind the daemon's back: this line is all that is left of
+            // what Colt answered.
+            var metadata: Logger.Metadata = [
+                "request": "\(record.claim.id)", "tracking_id": "\(record.claim.trackingID)", "outcome": "\(record.outcome)",
+                "http_status": "\(record.httpStatus.map(String.init) ?? "-")", "action": "\(record.claim.request.action.rawValue)",
+                "range": "\(record.claim.request.range)", "country": "\(record.claim.request.country.rawValue)", "detail": "\(record.detail)",
+            ]
+            if case let .accepted(orderID, _) = record.transition { metadata["order_id"] = "\(orderID)" }
+            if let body = record.responseBody { metadata["colt_answer"] = "\(body)" }
+            logger.critical("THE REQUEST'S ROW IS GONE FROM THE DATABASE (deleted while in flight): Colt's answer could not be recorded and is kept only in this line; re-create the row from it", metadata: metadata)
+        }
     }
 
     /// Runs `write` until it does not meet a lock held by another process (each try is one

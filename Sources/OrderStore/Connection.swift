@@ -152,14 +152,39 @@ public final class Connection {
 
     /// Throws when the file at ``path`` is no longer the file this connection opened
     /// (removed or replaced): SQLite would otherwise go on writing to a deleted inode.
+    ///
+    /// Before it throws, every commit still in the write-ahead log is copied into the file this
+    /// connection holds open (a checkpoint): the log stays behind under the old name when the
+    /// file is moved, and a database read without it would miss the last commits (a row Colt
+    /// accepted would look queued, and be sent again). The error says where the file is now.
     public func checkFileStillThere() throws(DatabaseError) {
         guard let opened = fileIdentity else { return }
-        guard let now = Self.identity(of: path) else {
+        let now = Self.identity(of: path)
+        if let now, now == opened { return }
+        let checkpointed = (try? execute("PRAGMA wal_checkpoint(TRUNCATE)")) != nil
+        let saved = checkpointed ? "every commit was written into it first" : "its last commits could not be written into it (the write-ahead log \(path)-wal holds them: keep it beside the file)"
+        switch Self.openedPath(of: opened) {
+        case let moved? where moved != path:
+            throw DatabaseError(path: path, message: "the database file was moved or renamed while in use: it is now \(moved), and \(saved). The daemon stops; start it again on the new path (or move the file back)")
+        case _ where now == nil:
             throw DatabaseError(path: path, message: "the database file was removed while in use; nothing more can be recorded, so the daemon stops. Restore the file and restart")
+        default:
+            throw DatabaseError(path: path, message: "the database file was replaced while in use; restart the daemon to use the new file (the old one: \(saved))")
         }
-        if now != opened {
-            throw DatabaseError(path: path, message: "the database file was replaced while in use; restart the daemon to use the new file")
+    }
+
+    /// The path by which this process has the file `identity` open now (`/proc/self/fd`), if any.
+    private static func openedPath(of identity: (device: UInt64, inode: UInt64)) -> String? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return nil }
+        for entry in entries {
+            var info = stat()
+            guard stat("/proc/self/fd/\(entry)", &info) == 0, UInt64(info.st_dev) == identity.device, UInt64(info.st_ino) == identity.inode,
+                  let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(entry)"),
+                  !target.hasSuffix(" (deleted)")
+            else { continue }
+            return target
         }
+        return nil
     }
 
     private static func identity(of path: String) -> (device: UInt64, inode: UInt64)? {

@@ -401,21 +401,15 @@ public struct RequestQueue: Sendable {
         }
     }
 
-    /// Closes the attempt's journal row and moves its request on, in one transaction.
-    public func record(_ record: AttemptRecord) async throws {
-        try await database.use { db in
+    /// Closes the attempts' journal rows and moves their requests on, in one transaction (one
+    /// fsync), for outcomes that arrive together. Returns the records whose request row was
+    /// gone: what Colt answered for them is nowhere else, so the caller must say it loudly.
+    @discardableResult
+    public func record(_ records: [AttemptRecord]) async throws -> [AttemptRecord] {
+        guard !records.isEmpty else { return [] }
+        return try await database.use { db in
             try db.transaction {
-                try Self.write(record, to: db)
-            }
-        }
-    }
-
-    /// Several records in one transaction (one fsync), for completions that arrive together.
-    public func record(_ records: [AttemptRecord]) async throws {
-        guard !records.isEmpty else { return }
-        try await database.use { db in
-            try db.transaction {
-                for record in records { try Self.write(record, to: db) }
+                try records.filter { try !Self.write($0, to: db) }
             }
         }
     }
@@ -593,7 +587,8 @@ public struct RequestQueue: Sendable {
         }
     }
 
-    private static func write(_ record: AttemptRecord, to db: Connection) throws {
+    /// Writes one record; false when its request row is gone (deleted behind the daemon's back).
+    private static func write(_ record: AttemptRecord, to db: Connection) throws -> Bool {
         let ended = Timestamp.string(record.endedAt)
         try db.run("""
             UPDATE attempts SET ended_at = ?2, http_status = ?3, outcome = ?4, colt_code = ?5, colt_reason = ?6,
@@ -623,41 +618,42 @@ public struct RequestQueue: Sendable {
             try writeNumbers(reading.numbers, request: record.claim.id, stamp: ended, to: db)
             record.detail += "; " + reading.detail
         }
+        var changed = 1
         switch record.transition {
         case .accepted(let orderID, let orderStatus):
-            try db.run("""
+            changed = try db.run("""
                 UPDATE requests SET state = 'in_progress', order_id = ?2, order_status = ?3, attempts = attempts + ?6,
                     last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4, next_check_at = ?5
                 WHERE id = ?1
                 """, [id, .text(orderID), .text(orderStatus), .text(ended), .text(Timestamp.string(record.firstCheckAt ?? record.endedAt)), spent])
         case .completed(let orderID, let orderStatus):
-            try db.run("""
+            changed = try db.run("""
                 UPDATE requests SET state = 'completed', order_id = coalesce(?2, order_id), order_status = ?3, attempts = attempts + ?6,
                     last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4, completed_at = ?4,
                     checked_at = ?4, next_check_at = NULL, outcome_unknown = max(outcome_unknown, ?5)
                 WHERE id = ?1
                 """, [id, .text(orderID), .text(orderStatus), .text(ended), unknown, spent])
         case .reconcile(let at, let counts):
-            try db.run("""
+            changed = try db.run("""
                 UPDATE requests SET state = 'reconciling', next_attempt_at = ?2, attempts = attempts + ?3,
                     outcome_unknown = 1, last_error = ?4, colt_code = ?5, updated_at = ?6
                 WHERE id = ?1
                 """, [id, .text(Timestamp.string(at)), counts ? 1 : 0, .text(record.detail), .text(record.coltCode), .text(ended)])
         case .unresolved:
-            try db.run("""
+            changed = try db.run("""
                 UPDATE requests SET state = 'unresolved', next_attempt_at = NULL, outcome_unknown = 1, last_error = ?2,
                     attention = ?2, updated_at = ?3
                 WHERE id = ?1
                 """, [id, .text(record.detail), .text(ended)])
         case .retry(let at, let counts):
-            try db.run("""
+            changed = try db.run("""
                 UPDATE requests SET state = 'retrying', next_attempt_at = ?2, attempts = attempts + ?3,
                     outcome_unknown = max(outcome_unknown, ?4), last_error = ?5, colt_code = ?6, updated_at = ?7
                 WHERE id = ?1
                 """, [id, .text(Timestamp.string(at)), counts ? 1 : 0, unknown, .text(record.detail),
                       .text(record.coltCode), .text(ended)])
         case .rejected(let code):
-            try db.run("""
+            changed = try db.run("""
                 UPDATE requests SET state = 'rejected', attempts = attempts + ?6, last_error = ?2, colt_code = ?3,
                     outcome_unknown = max(outcome_unknown, ?5), next_attempt_at = NULL, updated_at = ?4
                 WHERE id = ?1
@@ -665,12 +661,13 @@ public struct RequestQueue: Sendable {
         case .resendNow:
             break
         case .failed:
-            try db.run("""
+            changed = try db.run("""
                 UPDATE requests SET state = 'failed', attempts = attempts + ?5, last_error = ?2,
                     outcome_unknown = max(outcome_unknown, ?3), next_attempt_at = NULL, updated_at = ?4
                 WHERE id = ?1
                 """, [id, .text(record.detail), unknown, .text(ended), spent])
         }
+    return changed > 0
     }
 
     /// Marks a row that cannot be valid. Its columns break the table's checks (it predates them,

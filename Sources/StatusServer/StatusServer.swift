@@ -41,11 +41,8 @@ public struct StatusListenAddress: Sendable, Equatable, CustomStringConvertible 
         return .success(address)
     }
 
-    /// Whether the host is 127.0.0.0/8, ::1 or localhost.
-    public var isLoopback: Bool {
-        let bare = host.lowercased()
-        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
-    }
+    /// Whether the host is a literal 127.0.0.0/8 address, ::1 or localhost.
+    public var isLoopback: Bool { LoopbackHost.isLoopback(host) }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

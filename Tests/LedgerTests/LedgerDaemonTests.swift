@@ -19,7 +19,7 @@ import TestSupport
         // An old settled row for the retention service, and a row Colt will refuse
         // (reactivating an activated number).
         try harness.insert([("return", "GB", "+442079999999", nil, nil), ("reactivate", "GB", numbers[0], nil, "ANH")])
-        _ = try harness.sqlite("UPDATE requests SET state = 'completed', updated_at = '2020-01-01T00:00:00.000Z' WHERE id = 1")
+        _ = try harness.sqlite("UPDATE requests SET state = 'cancelled', updated_at = '2020-01-01T00:00:00.000Z' WHERE id = 1")
 
         let daemon = try harness.launch("run", environment: [
             "COLT_ORDERS_STATUS_LISTEN": "127.0.0.1:0",

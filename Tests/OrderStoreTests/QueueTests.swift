@@ -50,9 +50,9 @@ import TestSupport
         // While 1 and 3 are in flight, nothing that overlaps them goes.
         #expect(try await queue.claimDue(now: Date(), limit: 10).claimed.isEmpty)
         for claim in first.claimed where claim.id == 1 {
-            try await queue.record(AttemptRecord(
+            try await queue.record([AttemptRecord(
                 claim: claim, endedAt: Date(), httpStatus: 201, outcome: "accepted", detail: "ok", responseBody: nil,
-                durationMilliseconds: 5, mayHaveCreatedOrder: false, transition: .accepted(orderID: "ORD-1", orderStatus: "In progress")))
+                durationMilliseconds: 5, mayHaveCreatedOrder: false, transition: .accepted(orderID: "ORD-1", orderStatus: "In progress"))])
         }
         // 2 may go now; 5 still waits for 3.
         #expect(try await queue.claimDue(now: Date(), limit: 10).claimed.map(\.id) == [2])
@@ -62,17 +62,17 @@ import TestSupport
         try insert("+442081324758")   // 1: will fail, then be sent again by an operator
         try insert("+442081324758")   // 2: the same number, queued later
         let first = try #require(try await queue.claimDue(now: Date(), limit: 1).claimed.first)
-        try await queue.record(AttemptRecord(
+        try await queue.record([AttemptRecord(
             claim: first, endedAt: Date(), httpStatus: 500, outcome: "server_error", detail: "HTTP 500", responseBody: nil,
-            durationMilliseconds: 5, mayHaveCreatedOrder: false, transition: .failed))
+            durationMilliseconds: 5, mayHaveCreatedOrder: false, transition: .failed)])
         let second = try #require(try await queue.claimDue(now: Date(), limit: 1).claimed.first)
         #expect(second.id == 2)
         // `colt-orders retry 1` while row 2 is in flight: row 1 is older, yet it must wait.
         _ = try sqlite3(path, "UPDATE requests SET state = 'queued', tracking_id = 'again-1', attempts = 0 WHERE id = 1")
         #expect(try await queue.claimDue(now: Date(), limit: 10).claimed.isEmpty)
-        try await queue.record(AttemptRecord(
+        try await queue.record([AttemptRecord(
             claim: second, endedAt: Date(), httpStatus: 201, outcome: "accepted", detail: "ok", responseBody: nil,
-            durationMilliseconds: 5, mayHaveCreatedOrder: false, transition: .accepted(orderID: "ORD-2", orderStatus: "In progress")))
+            durationMilliseconds: 5, mayHaveCreatedOrder: false, transition: .accepted(orderID: "ORD-2", orderStatus: "In progress"))])
         #expect(try await queue.claimDue(now: Date(), limit: 10).claimed.map(\.id) == [1])
     }
 
@@ -88,9 +88,9 @@ import TestSupport
         try insert("+442081324758")
         let claim = try #require(try await queue.claimDue(now: Date(), limit: 1).claimed.first)
         let later = Date().addingTimeInterval(60)
-        try await queue.record(AttemptRecord(
+        try await queue.record([AttemptRecord(
             claim: claim, endedAt: Date(), httpStatus: 503, outcome: "server_error", detail: "HTTP 503", responseBody: "busy",
-            durationMilliseconds: 5, mayHaveCreatedOrder: true, transition: .retry(at: later, countsAsAttempt: true)))
+            durationMilliseconds: 5, mayHaveCreatedOrder: true, transition: .retry(at: later, countsAsAttempt: true))])
         #expect(try await queue.claimDue(now: Date(), limit: 1).claimed.isEmpty)
         let retried = try #require(try await queue.claimDue(now: later.addingTimeInterval(1), limit: 1).claimed.first)
         #expect(retried.trackingID == claim.trackingID)
@@ -114,8 +114,8 @@ import TestSupport
     @Test func aNULByteThatBypassedTheChecksMakesTheRowInvalid() async throws {
         _ = try sqlite3(path, """
             PRAGMA ignore_check_constraints = ON;
-            DROP TRIGGER requests_no_nul_insert;
-            DROP TRIGGER requests_no_nul_update;
+            DROP TRIGGER requests_text_insert;
+            DROP TRIGGER requests_text_update;
             INSERT INTO requests (action, country, range_start, tracking_id) VALUES ('return', 'GB', '+442081324758', 'ab' || char(0) || 'cd');
             """)
         let batch = try await queue.claimDue(now: Date(), limit: 10)

@@ -102,7 +102,7 @@ import TestSupport
     @Test func orderFieldsAreFrozenOnceSubmitted() throws {
         #expect(try insert("action, country, range_start", "'return', 'GB', '+442081324758'").status == 0)
         #expect(try sqlite3(path, "UPDATE requests SET country = 'FR' WHERE id = 1").status == 0, "a queued row may still be edited")
-        _ = try sqlite3(path, "UPDATE requests SET state = 'in_progress' WHERE id = 1")
+        _ = try sqlite3(path, "UPDATE requests SET state = 'submitting' WHERE id = 1")
         let edit = try sqlite3(path, "UPDATE requests SET range_start = '+442081324759', range_end = '+442081324759' WHERE id = 1")
         #expect(edit.status != 0)
         #expect(edit.stderr.contains("cannot change"), "\(edit.stderr)")
