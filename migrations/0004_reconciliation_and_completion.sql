@@ -76,6 +76,10 @@ SELECT id, action, country, range_start, range_end, service_profile, tracking_id
        CASE WHEN state = 'in_progress' THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END
 FROM requests;
 
+-- AUTOINCREMENT's high-water mark goes along: an id is never used twice, pruned rows' included.
+DELETE FROM sqlite_sequence WHERE name = 'requests_new';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'requests_new', seq FROM sqlite_sequence WHERE name = 'requests';
+
 DROP TABLE requests;
 ALTER TABLE requests_new RENAME TO requests;
 

@@ -226,20 +226,25 @@ public struct ColtAPI: Sendable {
             guard !exchange.bodyTruncated, let json = JSONValue.parse(exchange.body) else {
                 return .couldNotTell("inventory page \(page): HTTP \(status) with a body that is not JSON\(exchange.bodyTruncated ? " (too large)" : "")")
             }
-            guard let (items, bodyTotal) = InventoryAnswerReader.page(json) else {
+            guard let (items, listed, bodyTotal) = InventoryAnswerReader.page(json) else {
                 return .couldNotTell("inventory page \(page): HTTP \(status), but no list of numbers could be read from the answer")
             }
             inventory.pages = page
             var added = 0
             for item in items where inventory.absorb(item) { added += 1 }
-            offset += items.count
+            offset += listed
             let total = exchange.header("x-total-count").flatMap { Int($0.trimmingASCIIWhitespace()) } ?? bodyTotal
-            let more = total.map { offset < $0 } ?? (items.count >= limit)
-            // Done; or an answer that ignores paging (a page with nothing new) ends the reading.
-            if !more || items.isEmpty || added == 0 || inventory.answered == inventory.count { break }
+            // With a total, read up to it; without one, while pages bring new numbers (a server
+            // may page in smaller steps than asked). A page with nothing new ends the reading:
+            // the answer ignores paging, or has run out.
+            let more = total.map { offset < $0 } ?? true
+            if !more || listed == 0 || added == 0 || inventory.answered == inventory.count { break }
             if page >= maxPages {
                 return .couldNotTell("the inventory answer had more than \(maxPages) pages for \(inventory.count) numbers")
             }
+        }
+        if let contradiction = inventory.contradiction {
+            return .couldNotTell("the inventory answer contradicts itself: \(contradiction)")
         }
         logger.debug("inventory read", metadata: ["range": "\(range)", "summary": "\(inventory.summary)"])
         return .read(inventory)

@@ -36,6 +36,9 @@ public struct RangeInventory: Sendable, Equatable {
     public internal(set) var pages = 0
     /// Items of the answer that named a number outside the range (ignored).
     public private(set) var outside = 0
+    /// Why the answer cannot be trusted number by number, if it cannot: a number shown twice
+    /// with different statuses or orders, or more distinct orders than are kept.
+    public private(set) var contradiction: String?
 
     private let first: UInt64
     private var statusWords: [String] = []
@@ -143,7 +146,13 @@ public struct RangeInventory: Sendable, Equatable {
             return false
         }
         let offset = Int(value - first)
-        guard statusIndex[offset] == 0 else { return false }
+        guard statusIndex[offset] == 0 else {
+            let seen = self[offset]
+            if seen.status != state.status || seen.orderID != state.orderID, contradiction == nil {
+                contradiction = "\(state.number) is shown twice, differently (\(seen.status ?? "no status")/\(seen.orderID ?? "no order") and \(state.status ?? "no status")/\(state.orderID ?? "no order"))"
+            }
+            return false
+        }
         answered += 1
         if let status = state.status {
             if let n = statusWords.firstIndex(of: status) {
@@ -153,6 +162,7 @@ public struct RangeInventory: Sendable, Equatable {
                 statusIndex[offset] = UInt16(statusWords.count + 1)
             } else {
                 statusIndex[offset] = 1
+                if contradiction == nil { contradiction = "the numbers show more than \(Self.maxDistinctStatuses) different statuses" }
             }
         } else {
             statusIndex[offset] = 1
@@ -165,6 +175,8 @@ public struct RangeInventory: Sendable, Equatable {
                 orderIDs.append(id)
                 orderStatuses.append(state.orderStatus)
                 orderIndex[offset] = UInt32(orderIDs.count)
+            } else if contradiction == nil {
+                contradiction = "the numbers carry more than \(Self.maxDistinctOrders) different orders"
             }
         }
         return true
@@ -208,13 +220,36 @@ enum InventoryAnswerReader {
     /// Keys a wrapper's total count goes by (TMF: the `X-Total-Count` header is read first).
     static let totalKeys: [String] = ["totalcount", "total", "totalsize", "totalresults", "totalitems", "totalrecords"]
 
-    /// One page: its items (nil when no list of numbers is to be found) and the total it announces.
-    static func page(_ json: JSONValue) -> (items: [NumberState], total: Int?)? {
+    /// One page: its items, the length of its list, and the total it announces; nil when no
+    /// list of numbers is to be found, or when an item names an order in a way this reader does
+    /// not understand (taking it for "no order" would be a guess).
+    static func page(_ json: JSONValue) -> (items: [NumberState], listed: Int, total: Int?)? {
         guard let list = numberList(json, depth: 0) else { return nil }
-        let items = list.compactMap(item)
+        var items: [NumberState] = []
+        for entry in list {
+            guard let number = item(entry) else { continue }
+            if number.orderID == nil, mentionsAnOrder(entry) { return nil }
+            items.append(number)
+        }
         // Items that are objects but name no number: the answer is not understood.
         if items.isEmpty, !list.isEmpty { return nil }
-        return (items, total(json))
+        return (items, list.count, total(json))
+    }
+
+    /// Whether an item has an order-like member with a value (`orders`, `relatedOrder`,
+    /// `productOrder`, ...) although no order id was read from it.
+    static func mentionsAnOrder(_ json: JSONValue) -> Bool {
+        guard case let .object(members) = json else { return false }
+        return members.contains { key, value in
+            let name = NumberStatusRules.normalized(key)
+            guard name.hasSuffix("order") || name.hasSuffix("orders") || name.contains("orderid") else { return false }
+            switch value {
+            case .null: return false
+            case let .array(items): return !items.isEmpty
+            case let .string(text): return !text.trimmingASCIIWhitespace().isEmpty
+            default: return true
+            }
+        }
     }
 
     /// The array of number items: the answer itself, or one wrapped in objects (3 levels at most).
@@ -250,6 +285,24 @@ enum InventoryAnswerReader {
         let status = value(statusKeys).flatMap(word)
         var orderID = value(orderIDKeys).flatMap(orderIdentifier)
         var orderStatus = value(orderStatusKeys).flatMap(word)
+        if orderID == nil, case let .array(orders)? = keyed.first(where: { $0.0 == "orders" })?.1 {
+            // A list of orders: the one still open (history otherwise); two open ones, or
+            // entries without an id, are left unread (and the item then cannot be trusted).
+            let read = orders.map { order in
+                (id: order["id"].flatMap(orderIdentifier) ?? order["orderId"].flatMap(orderIdentifier),
+                 status: (order["status"] ?? order["state"]).flatMap(word))
+            }
+            let open = read.filter { !OrderProgress($0.status ?? "").isFinished }
+            if read.allSatisfy({ $0.id != nil }) {
+                if open.count == 1 {
+                    orderID = open[0].id
+                    orderStatus = open[0].status
+                } else if open.isEmpty, let last = read.last {
+                    orderID = last.id
+                    orderStatus = last.status
+                }
+            }
+        }
         if orderID == nil {
             for key in orderObjectKeys {
                 guard let order = keyed.first(where: { $0.0 == key })?.1 else { continue }

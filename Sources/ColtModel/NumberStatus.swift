@@ -47,6 +47,16 @@ public enum NumberStatusRules {
         targets(of: action, country: country).contains(normalized(status))
     }
 
+    /// Every status the seeds name: Free, Reserved, Activated, Quarantined, PortIn_Activated,
+    /// PortIn_Quarantined, Returned (normalized).
+    public static let known: Set<String> = ["free", "reserved", "activated", "quarantined", "portinactivated", "portinquarantined", "returned"]
+
+    /// Whether `status` is one the seeds name; another word (say, `Pending deactivation`) is a
+    /// state in between that this daemon does not know.
+    public static func isKnown(_ status: String) -> Bool {
+        known.contains(normalized(status))
+    }
+
     /// Whether `status` is one that `action` starts from (the number has not moved).
     public static func isSource(_ status: String, of action: OrderAction) -> Bool {
         sources(of: action).contains(normalized(status))

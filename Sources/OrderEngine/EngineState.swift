@@ -83,7 +83,8 @@ actor EngineState {
     func checkCapacity(now: Date, clock: ContinuousClock.Instant) -> Int {
         if let until = credentialsPausedUntil, now < until { return 0 }
         if let until = breaker.pausedUntil, now < until { return 0 }
-        if breaker.isProbing { return 0 }
+        // A half-open breaker lets one request through, which a check may be.
+        if breaker.isProbing { return inFlight == 0 ? 1 : 0 }
         let spare = configuration.maxInFlight > 1 ? 1 : 0
         let places = min(max(1, configuration.maxInFlight / 2) - checksInFlight, configuration.maxInFlight - inFlight - spare)
         let tokens = limiter.available(now: clock) - (limiter.rate >= 2 ? 1 : 0)

@@ -95,6 +95,7 @@ enum CompletionVerdict: Equatable, Sendable {
         var unexpected: [String] = []
         var unexpectedCount = 0
         var unmoved = 0
+        var unknown = 0
         for offset in 0..<inventory.count {
             let number = inventory[offset]
             guard let status = number.status else {
@@ -104,6 +105,7 @@ enum CompletionVerdict: Equatable, Sendable {
             }
             if NumberStatusRules.isTarget(status, of: request.action, country: request.country) { continue }
             if NumberStatusRules.isSource(status, of: request.action) { unmoved += 1 }
+            if !NumberStatusRules.isKnown(status) { unknown += 1 }
             unexpectedCount += 1
             if unexpected.count < 10 { unexpected.append("\(number.number): \(status)") }
         }
@@ -118,6 +120,10 @@ enum CompletionVerdict: Equatable, Sendable {
         // answer that never names orders shows nothing else while the work is pending). Once
         // some have moved, those still where they were ended somewhere unexpected.
         if unmoved == inventory.count {
+            return .running(orderStatus: nil)
+        }
+        // A status the seeds do not name is a state in between (`Pending deactivation`): not done.
+        if unknown > 0 {
             return .running(orderStatus: nil)
         }
         return .completed(orderStatus: "Completed", unexpected: unexpected, unexpectedCount: unexpectedCount)

@@ -262,7 +262,9 @@ public struct OrderEngine: Service {
         } catch {
             answer = .couldNotTell("no token: \(error.detail)")
         }
-        // Stopping: the check's lease brings it back after the restart.
+        // Colt answered: the API works (a check may be the breaker's probe).
+        if case .read = answer { await state.apiAnswered() }
+        // Stopping: the check is made again at its next time after the restart.
         if !Task.isCancelled {
             let record = judge(order, answer: answer, policy: policy)
             do {
@@ -289,7 +291,11 @@ public struct OrderEngine: Service {
         case .completed(let orderStatus, let unexpected, let count):
             var attention: String?
             var detail = "order \(order.orderID) completed (\(orderStatus)): "
-            if count > 0 {
+            if OrderProgress(orderStatus) == .ended {
+                attention = "Colt reports order \(order.orderID) as '\(orderStatus)': it ended without doing the work"
+                    + (count > 0 ? "; " + unexpected.joined(separator: ", ") + (count > unexpected.count ? ", …" : "") : "")
+                detail += attention!
+            } else if count > 0 {
                 attention = "unexpected final status: \(count) of the range's numbers ended where a \(order.request.action.rawValue) does not lead: "
                     + unexpected.joined(separator: ", ") + (count > unexpected.count ? ", …" : "")
                 detail += attention!
@@ -368,8 +374,6 @@ public struct OrderEngine: Service {
     private func submit(_ claim: ClaimedRequest, state: EngineState) async {
         var claim = claim
         var result: AttemptResult
-        /// A reading taken just before this send showed that nothing had been created.
-        var readBeforeSend = false
         do {
             if claim.mustReconcile {
                 let started = Date()
@@ -379,7 +383,6 @@ public struct OrderEngine: Service {
                     return
                 }
                 claim = next
-                readBeforeSend = true
             }
             let token = try await tokens.token()
             result = await api.submit(claim.request, trackingID: claim.trackingID, token: token)
@@ -428,7 +431,7 @@ public struct OrderEngine: Service {
             await state.finished()
             return
         }
-        let (transition, reading) = await decide(claim, result: result, readBeforeSend: readBeforeSend, state: state)
+        let (transition, reading) = await decide(claim, result: result, state: state)
         var entry = record(for: claim, result: result, transition: transition)
         if let reading {
             entry.followUp = FollowUpReading(startedAt: reading.startedAt, detail: reading.words, evidence: reading.answer.evidence,
@@ -472,8 +475,11 @@ public struct OrderEngine: Service {
         let answer = await api.readInventory(range: claim.request.range, token: try await tokens.token())
         var verdict = ReconcileVerdict.judge(answer, request: claim.request)
         if let candidate = verdict.candidateOrder {
-            let holder = try? await queue.orderHolder(candidate, excluding: claim.id)
-            verdict = verdict.owned(by: holder)
+            do {
+                verdict = verdict.owned(by: try await queue.orderHolder(candidate, excluding: claim.id))
+            } catch {
+                verdict = .unclear("could not look up which row holds order \(candidate): \(error)")
+            }
         }
         let evidence = answer.summary.map { "Colt's inventory: \($0)" } ?? ""
         let words: String
@@ -572,7 +578,7 @@ public struct OrderEngine: Service {
 
     /// Where a row goes after this result: DESIGN.md's outcomes, the retry budget, and
     /// invariant 9 (a refusal that may hide an order is checked against the inventory first).
-    private func decide(_ claim: ClaimedRequest, result: AttemptResult, readBeforeSend: Bool, state: EngineState) async
+    private func decide(_ claim: ClaimedRequest, result: AttemptResult, state: EngineState) async
         -> (AttemptRecord.Transition, Reading?)
     {
         let now = Date()
@@ -587,7 +593,9 @@ public struct OrderEngine: Service {
             // A refusal is final only if nothing under this tracking id can have made an order:
             // a lost earlier answer, or a copy libcurl resent by itself, may have, and Colt then
             // refuses the repeat because the numbers have moved on.
-            guard result.sends > 1 || (claim.outcomeUnknown && !readBeforeSend) else {
+            // (Even when a read just before this send showed nothing: the lost request may have
+            // been processed since, and this refusal be the sign of it.)
+            guard result.sends > 1 || claim.outcomeUnknown else {
                 return (.rejected(coltCode: result.coltError?.code), nil)
             }
             let reading: Reading
@@ -633,7 +641,13 @@ public struct OrderEngine: Service {
                 ])
             }
             var generator = SystemRandomNumberGenerator()
-            let at = now.addingTimeInterval(policy.delay(afterAttempt: claim.attempt, retryAfter: result.retryAfter, using: &generator).seconds)
+            var wait = policy.delay(afterAttempt: claim.attempt, retryAfter: result.retryAfter, using: &generator)
+            // A request that timed out or lost its connection may still be being processed at
+            // Colt: the inventory is read no sooner than a whole request timeout later.
+            if result.outcome == .timeout || result.outcome == .connectionLost {
+                wait = max(wait, api.configuration.requestTimeout)
+            }
+            let at = now.addingTimeInterval(wait.seconds)
             // An order may exist: never `failed` before the inventory has been read; the read
             // decides (and fails the row when the budget is spent and nothing was created).
             if unknown { return (.reconcile(at: at, countsAsAttempt: true), nil) }

@@ -352,7 +352,7 @@ public struct RequestQueue: Sendable {
         let stamp = Timestamp.string(now)
         return try await database.use { db in
             let probes = [
-                ("next_check_at", "SELECT id, next_check_at FROM requests INDEXED BY requests_tracking WHERE state = 'in_progress' AND next_check_at IS NULL"),
+                ("next_check_at", "SELECT id, next_check_at FROM requests INDEXED BY requests_tracking WHERE state = 'in_progress' AND next_check_at IS NULL AND attention IS NULL"),
                 ("next_check_at", "SELECT id, next_check_at FROM requests INDEXED BY requests_tracking WHERE state = 'in_progress' AND next_check_at > '3'"),
                 ("next_attempt_at", "SELECT id, next_attempt_at FROM requests INDEXED BY requests_due WHERE state IN ('retrying', 'reconciling') AND next_attempt_at IS NULL"),
                 ("next_attempt_at", "SELECT id, next_attempt_at FROM requests INDEXED BY requests_due WHERE state IN ('retrying', 'reconciling') AND next_attempt_at > '3'"),
@@ -372,8 +372,8 @@ public struct RequestQueue: Sendable {
     }
 
     /// The SQL condition that request `r` may be sent now: no earlier row whose range overlaps
-    /// it is still waiting for Colt, and no later one is in flight (a row an operator sent
-    /// again with `retry` is older than rows queued since). Two scans of the partial indexes:
+    /// it is still waiting for Colt, and no later one is in flight or may have made an order
+    /// (a row an operator sent again with `retry` is older than rows queued since). Two scans of the partial indexes:
     /// waiting rows below `r.id`, and the few rows `submitting`.
     static let free = """
         NOT EXISTS (SELECT 1 FROM requests o
@@ -382,7 +382,7 @@ public struct RequestQueue: Sendable {
                       AND o.range_start <= coalesce(r.range_end, r.range_start)
                       AND coalesce(o.range_end, o.range_start) >= r.range_start)
         AND NOT EXISTS (SELECT 1 FROM requests o
-                    WHERE o.state = 'submitting' AND o.id > r.id
+                    WHERE o.state IN ('submitting', 'reconciling') AND o.id > r.id
                       AND length(o.range_start) = length(r.range_start)
                       AND o.range_start <= coalesce(r.range_end, r.range_start)
                       AND coalesce(o.range_end, o.range_start) >= r.range_start)
@@ -543,20 +543,21 @@ public struct RequestQueue: Sendable {
         var journal = false
         switch check.outcome {
         case .running(let orderStatus, let stalled):
-            try db.run("""
-                UPDATE requests SET order_status = coalesce(?3, order_status),
-                    attention = coalesce(?4, attention), updated_at = ?2
-                WHERE id = ?1 AND state = 'in_progress'
-                """, [id, .text(stamp), .text(orderStatus), .text(stalled)])
-            journal = stalled != nil
+            try db.run("UPDATE requests SET order_status = coalesce(?2, order_status) WHERE id = ?1 AND state = 'in_progress'",
+                       [id, .text(orderStatus)])
+            // Flagged once: a second check of the same row (a slow read) finds it flagged.
+            if let stalled {
+                journal = try db.run("""
+                    UPDATE requests SET attention = ?3, updated_at = ?2 WHERE id = ?1 AND state = 'in_progress' AND attention IS NULL
+                    """, [id, .text(stamp), .text(stalled)]) > 0
+            }
         case .completed(let orderStatus, let attention):
-            try db.run("""
+            journal = try db.run("""
                 UPDATE requests SET state = 'completed', order_status = ?2, completed_at = ?3, checked_at = ?3,
                     next_check_at = NULL, attention = ?4, updated_at = ?3
                 WHERE id = ?1 AND state = 'in_progress'
-                """, [id, .text(orderStatus), .text(stamp), .text(attention)])
-            try writeNumbers(check.numbers, request: check.order.id, stamp: stamp, to: db)
-            journal = true
+                """, [id, .text(orderStatus), .text(stamp), .text(attention)]) > 0
+            if journal { try writeNumbers(check.numbers, request: check.order.id, stamp: stamp, to: db) }
         }
         if journal {
             try db.run("""
@@ -624,8 +625,16 @@ public struct RequestQueue: Sendable {
             changed = try db.run("""
                 UPDATE requests SET state = 'in_progress', order_id = ?2, order_status = ?3, attempts = attempts + ?6,
                     last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4, next_check_at = ?5
-                WHERE id = ?1
+                WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM requests o WHERE o.order_id = ?2 AND o.id <> ?1)
                 """, [id, .text(orderID), .text(orderStatus), .text(ended), .text(Timestamp.string(record.firstCheckAt ?? record.endedAt)), spent])
+            if changed == 0, let holder = try db.first("SELECT id FROM requests WHERE order_id = ?1 AND id <> ?2", [.text(orderID), id], { $0.integer(0) }) {
+                // Two rows never hold one order (invariant 9): this one reads the inventory again.
+                changed = try db.run("""
+                    UPDATE requests SET state = 'reconciling', next_attempt_at = ?2, outcome_unknown = 1, updated_at = ?2,
+                        last_error = ?3
+                    WHERE id = ?1
+                    """, [id, .text(ended), .text("order \(orderID) is already held by request \(holder); not taken: reading Colt's inventory again")])
+            }
         case .completed(let orderID, let orderStatus):
             changed = try db.run("""
                 UPDATE requests SET state = 'completed', order_id = coalesce(?2, order_id), order_status = ?3, attempts = attempts + ?6,
