@@ -1,8 +1,9 @@
+import ColtModel
 import Foundation
 
 /// How one order attempt ended, per DESIGN.md "Outcomes".
 public enum AttemptOutcome: Sendable, Equatable {
-    /// A 2xx whose JSON carries `order.id` (a non-empty string, or a number as text).
+    /// A 2xx whose JSON carries `order.id`, a string that ``OrderIdentifier`` accepts.
     case accepted(orderID: String)
     /// A 4xx other than 401, 408 and 429: Colt refused the order for good.
     case rejected
@@ -215,7 +216,9 @@ public struct AttemptResult: Sendable {
             }
             guard let orderID = orderID(in: json) else {
                 result.outcome = .badResponse
-                result.detail = "HTTP \(status) without an order id"
+                result.detail = json["order"]?["id"] == nil
+                    ? "HTTP \(status) without an order id"
+                    : "HTTP \(status) with an order id that is not 1 to \(OrderIdentifier.maxLength) printable characters in a string"
                 return result
             }
             result.outcome = .accepted(orderID: orderID)
@@ -243,17 +246,10 @@ public struct AttemptResult: Sendable {
         return result
     }
 
-    /// `order.id` as text: a non-empty string or a number.
+    /// `order.id`, when it is a string that ``OrderIdentifier`` accepts.
     static func orderID(in json: JSONValue) -> String? {
-        guard let id = json["order"]?["id"] else { return nil }
-        switch id {
-        case let .string(s):
-            let trimmed = s.trimmingASCIIWhitespace()
-            guard !trimmed.isEmpty, trimmed.utf8.count <= 255 else { return nil }
-            return trimmed
-        case let .number(n): return n
-        default: return nil
-        }
+        guard case let .string(id)? = json["order"]?["id"] else { return nil }
+        return OrderIdentifier.validated(id)
     }
 
     /// The body for the journal: at most 4096 bytes, invalid UTF-8 replaced, a marker when cut.

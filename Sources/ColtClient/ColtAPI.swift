@@ -219,6 +219,7 @@ public struct ColtAPI: Sendable {
             if let error = exchange.transportError {
                 return .couldNotTell("inventory page \(page): " + Self.redact(error.message, [token.secret.value]))
             }
+            if exchange.status == 401 { return .unauthorized }
             guard let status = exchange.status, (200...299).contains(status) else {
                 let words = JSONValue.parse(exchange.body).flatMap(ColtErrorBody.parse).map { ": " + $0.summary } ?? ""
                 return .couldNotTell("inventory page \(page): HTTP \(exchange.status.map(String.init) ?? "-")\(Self.redact(String(words.prefix(300)), [token.secret.value]))")

@@ -200,6 +200,8 @@ public enum InventoryAnswer: Sendable, Equatable {
     case read(RangeInventory)
     /// The answer could not be read (transport, status, no recognisable list): nothing is known.
     case couldNotTell(String)
+    /// HTTP 401: the token was refused; ask again with a new one.
+    case unauthorized
 }
 
 /// Reads the answers of `GET /numberManagement/v1/Number` by meaning, since Colt has not
@@ -353,9 +355,7 @@ enum InventoryAnswerReader {
     static func orderIdentifier(_ json: JSONValue) -> String? {
         switch json {
         case let .string(text):
-            let trimmed = text.trimmingASCIIWhitespace()
-            guard (1...128).contains(trimmed.utf8.count), trimmed.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
-            return trimmed
+            return OrderIdentifier.validated(text)
         case let .number(text):
             guard (1...40).contains(text.utf8.count), text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
             else { return nil }

@@ -91,3 +91,21 @@ public enum OrderProgress: Sendable, Equatable {
     /// Whether the order is over (for better or worse).
     public var isFinished: Bool { self == .completed || self == .ended }
 }
+
+/// What this daemon takes for an order id from Colt: 1 to 128 printable ASCII characters
+/// without spaces (the published answer is `{"order":{"id":"<order id>"}}`, a string). Anything
+/// else, a 100,000-digit JSON number, `-1.5e999`, control characters, is not one: the answer
+/// carrying it is a bad answer, journaled as such.
+public enum OrderIdentifier {
+    /// The most characters an order id may have.
+    public static let maxLength = 128
+
+    /// `text` without surrounding whitespace when it is a valid order id, else `nil`.
+    public static func validated(_ text: String) -> String? {
+        var bytes = Substring(text).utf8[...]
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
+        guard (1...maxLength).contains(bytes.count), bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

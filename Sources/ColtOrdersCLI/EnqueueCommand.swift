@@ -1,3 +1,4 @@
+import CSV
 import ArgumentParser
 import ColtModel
 import Foundation
@@ -90,24 +91,35 @@ enum CSVRequests {
 
     static let columns = ["action", "country", "range_start", "range_end", "service_profile", "tracking_id"]
 
-    /// Every problem, each with its line number; or the requests when there is none.
+    /// Every problem, each with its record's line number; or the requests when there is none.
+    /// Read by CSV.swift: a UTF-8 byte-order mark, CRLF or LF line ends and quoted fields
+    /// (commas, quotes and line breaks inside) are what spreadsheets write. A record's "line" is
+    /// its number in the file, the header being line 1 (blank lines are skipped and counted).
     static func parse(_ text: String, name: String) -> Result<[NewRequest], Problems> {
         var problems: [String] = []
         var requests: [NewRequest] = []
         var header: [String]? = nil
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        let body = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
+        let reader: CSVReader
+        do {
+            reader = try CSVReader(string: body, hasHeaderRow: false)
+        } catch {
+            return .failure(Problems(list: ["\(name): not CSV: \(error)"]))
+        }
+        while let fields = reader.next() {
             lineNumber += 1
-            let line = rawLine.hasSuffix("\r") ? String(rawLine.dropLast()) : String(rawLine)
-            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-            guard let fields = split(line) else {
-                problems.append("\(name) line \(lineNumber): a quoted field is not closed")
-                continue
+            if fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
+            // No column of ours holds a line break: a field that does is a quote left open,
+            // which takes the rest of the file with it.
+            if fields.contains(where: { $0.contains(where: \.isNewline) }) {
+                problems.append("\(name) line \(lineNumber): a quoted field is not closed (it runs over the lines after it)")
+                break
             }
             guard let columns = header else {
                 let names = fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
                 for unknown in names where !Self.columns.contains(unknown) {
-                    problems.append("\(name) line \(lineNumber): unknown column '\(unknown)' in the header; the columns are \(Self.columns.joined(separator: ","))")
+                    problems.append("\(name) line \(lineNumber): unknown column '\(TerminalText.safe(unknown))' in the header; the columns are \(Self.columns.joined(separator: ","))")
                 }
                 for required in ["action", "country", "range_start"] where !names.contains(required) {
                     problems.append("\(name) line \(lineNumber): the header lacks the column '\(required)' (the first line names the columns, e.g. action,country,range_start,range_end,service_profile)")
@@ -132,45 +144,15 @@ enum CSVRequests {
                 let tracking = try values["tracking_id"].map { text throws(ColtModel.ValidationError) in try TrackingID(validating: text) }
                 requests.append(NewRequest(request: request, trackingID: tracking, origin: "\(name) line \(lineNumber)"))
             } catch {
-                problems.append("\(name) line \(lineNumber): \(error.column): \(error.problem)")
+                problems.append("\(name) line \(lineNumber): \(error.column): \(TerminalText.safe(error.problem))")
             }
+        }
+        if let error = reader.error {
+            problems.append("\(name) line \(lineNumber + 1): not CSV (\(error)); a quoted field may not be closed")
         }
         if header == nil, problems.isEmpty { return .success([]) }
         let tracking = requests.compactMap { $0.trackingID?.text }
         if Set(tracking).count != tracking.count { problems.append("\(name): the same tracking_id is given on two lines") }
         return problems.isEmpty ? .success(requests) : .failure(Problems(list: problems))
-    }
-
-    /// Splits one line on commas, honouring double quotes (`""` inside quotes is a quote).
-    static func split(_ line: String) -> [String]? {
-        var fields: [String] = []
-        var current = ""
-        var quoted = false
-        var iterator = Array(line).makeIterator()
-        var pending: Character? = nil
-        while let char = pending ?? iterator.next() {
-            pending = nil
-            if quoted {
-                if char == "\"" {
-                    if let next = iterator.next() {
-                        if next == "\"" { current.append("\"") } else { quoted = false; pending = next }
-                    } else {
-                        quoted = false
-                    }
-                } else {
-                    current.append(char)
-                }
-            } else if char == "\"" {
-                quoted = true
-            } else if char == "," {
-                fields.append(current)
-                current = ""
-            } else {
-                current.append(char)
-            }
-        }
-        if quoted { return nil }
-        fields.append(current)
-        return fields
     }
 }

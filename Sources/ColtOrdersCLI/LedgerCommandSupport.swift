@@ -53,9 +53,9 @@ func ledgerAction<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as LedgerError {
-        throw CleanExit.message("colt-orders: \(error.description)", code: 1)
+        throw CleanExit.message("colt-orders: \(TerminalText.safe(error.description))", code: 1)
     } catch let error as DatabaseError {
-        throw CleanExit.message("colt-orders: \(error.description)", code: 1)
+        throw CleanExit.message("colt-orders: \(TerminalText.safe(error.description))", code: 1)
     }
 }
 

@@ -40,7 +40,7 @@ struct OperatorLogHandler: LogHandler {
 
     /// A message kept to one line: line breaks and other control characters escaped.
     static func oneLine(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        guard text.unicodeScalars.contains(where: TerminalText.needsEscape) else { return text }
         let quoted = quoted(text)
         return quoted.hasPrefix("\"") ? String(quoted.dropFirst().dropLast()) : quoted
     }
@@ -70,7 +70,7 @@ struct OperatorLogHandler: LogHandler {
             case "\"": escaped += "\\\""; needsQuotes = true
             case "\\": escaped += "\\\\"
             case " ", "=": escaped.unicodeScalars.append(scalar); needsQuotes = true
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+            case _ where TerminalText.needsEscape(scalar):
                 escaped += "\\u{\(String(scalar.value, radix: 16))}"
                 needsQuotes = true
             default: escaped.unicodeScalars.append(scalar)

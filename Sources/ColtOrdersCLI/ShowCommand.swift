@@ -49,7 +49,7 @@ struct ShowCommand: ParsableCommand {
         ]
         let width = fields.map(\.0.count).max() ?? 0
         for (name, value) in fields {
-            print(name + String(repeating: " ", count: width - name.count) + "  " + (value ?? "-"))
+            print(name + String(repeating: " ", count: width - name.count) + "  " + TerminalText.safe(value ?? "-"))
         }
         print("")
         if attempts.isEmpty {

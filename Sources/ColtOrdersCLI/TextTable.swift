@@ -11,7 +11,7 @@ struct TextTable {
 
     func render() -> String {
         let cells = ([header] + rows).map { row in
-            row.map { $0.count > maxCellWidth ? String($0.prefix(maxCellWidth - 1)) + "…" : $0 }
+            row.map(TerminalText.safe).map { $0.count > maxCellWidth ? String($0.prefix(maxCellWidth - 1)) + "…" : $0 }
         }
         var widths = Array(repeating: 0, count: header.count)
         for row in cells {

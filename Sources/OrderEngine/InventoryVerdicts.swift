@@ -136,6 +136,7 @@ extension InventoryAnswer {
         switch self {
         case .read(let inventory): inventory.evidenceJSON
         case .couldNotTell(let why): "{\"error\":\(JSONText.quoted(why))}"
+        case .unauthorized: "{\"error\":\"HTTP 401\"}"
         }
     }
 

@@ -258,7 +258,7 @@ public struct OrderEngine: Service {
         let policy = await state.configuration.tracking
         let answer: InventoryAnswer
         do {
-            answer = await api.readInventory(range: order.request.range, token: try await tokens.token())
+            answer = try await readInventory(order.request.range)
         } catch {
             answer = .couldNotTell("no token: \(error.detail)")
         }
@@ -469,10 +469,20 @@ public struct OrderEngine: Service {
         var words: String
     }
 
+    /// Colt's inventory for `range`, with a new token and one more try when the token is refused.
+    private func readInventory(_ range: NumberRange) async throws(TokenError) -> InventoryAnswer {
+        let token = try await tokens.token()
+        let answer = await api.readInventory(range: range, token: token)
+        guard answer == .unauthorized else { return answer }
+        await tokens.invalidate(token)
+        let again = await api.readInventory(range: range, token: try await tokens.token())
+        return again == .unauthorized ? .couldNotTell("HTTP 401 to a fresh token") : again
+    }
+
     /// Reads the inventory of the row's range and judges it; an order another row holds is never adopted.
     private func read(_ claim: ClaimedRequest) async throws(TokenError) -> Reading {
         let started = Date()
-        let answer = await api.readInventory(range: claim.request.range, token: try await tokens.token())
+        let answer = try await readInventory(claim.request.range)
         var verdict = ReconcileVerdict.judge(answer, request: claim.request)
         if let candidate = verdict.candidateOrder {
             do {

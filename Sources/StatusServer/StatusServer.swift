@@ -1,6 +1,7 @@
 import ColtClient
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import OrderStore
@@ -92,8 +93,15 @@ public struct StatusServer: Service {
     public func run() async throws {
         var frameworkLogger = logger
         frameworkLogger.logLevel = max(logger.logLevel, .warning)
+        // A client that opens a connection and sends half a request, or nothing, is closed after
+        // `idleTimeout`; beyond `maxConnections` at once, new ones are closed at once: status
+        // clients can never take the descriptors the engine needs for Colt and the database.
+        let connections = ConnectionCount(limit: Self.maxConnections)
+        var http = HTTP1Channel.Configuration(additionalChannelHandlers: [ConnectionLimiter(count: connections)])
+        http.idleTimeout = .seconds(Int64(Self.idleTimeout.components.seconds))
         let app = Application(
             router: makeRouter(),
+            server: .http1(configuration: http),
             configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "colt-orders"),
             onServerRunning: { [logger, address] channel in
                 let port = channel.localAddress?.port ?? address.port
@@ -105,6 +113,11 @@ public struct StatusServer: Service {
             logger: frameworkLogger)
         try await app.run()
     }
+
+    /// The most status connections open at once.
+    public static let maxConnections = 64
+    /// How long a status connection may sit without a complete request.
+    public static let idleTimeout: Duration = .seconds(10)
 
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
@@ -253,5 +266,46 @@ final class LedgerGauges: Sendable {
             return max(0, count - seen)
         }
         if delta > 0 { tokenRefreshes.increment(by: Int64(delta)) }
+    }
+}
+
+/// How many status connections are open, shared by every connection's ``ConnectionLimiter``.
+final class ConnectionCount: Sendable {
+    let limit: Int
+    private let open = Atomic<Int>(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Counts one more; false (and not counted) when the limit is reached.
+    func enter() -> Bool {
+        while true {
+            let current = open.load(ordering: .relaxed)
+            guard current < limit else { return false }
+            if open.compareExchange(expected: current, desired: current + 1, ordering: .relaxed).exchanged { return true }
+        }
+    }
+
+    func leave() { open.subtract(1, ordering: .relaxed) }
+}
+
+/// Closes a connection beyond ``ConnectionCount/limit`` as soon as it is set up.
+final class ConnectionLimiter: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    typealias InboundIn = NIOAny
+    let count: ConnectionCount
+    /// Whether this connection was counted (it is touched only on its channel's event loop).
+    private let counted = Atomic<Bool>(false)
+
+    init(count: ConnectionCount) { self.count = count }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if count.enter() {
+            counted.store(true, ordering: .relaxed)
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if counted.exchange(false, ordering: .relaxed) { count.leave() }
     }
 }

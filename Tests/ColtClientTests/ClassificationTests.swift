@@ -16,7 +16,13 @@ struct ClassificationTests {
 
     @Test func acceptedNeedsAnOrderID() {
         #expect(classify(201, #"{"order":{"id":"ORD-1"}}"#).outcome == .accepted(orderID: "ORD-1"))
-        #expect(classify(200, #"{"order":{"id":12345}}"#).outcome == .accepted(orderID: "12345"))
+        // An order id is a bounded string of safe characters; a number, however written, is not one.
+        for hostile in ["12345", String(repeating: "9", count: 100_000), "-1.5e999", #""ORD\u001b[2J""#, #""\#(String(repeating: "x", count: 129))""#, #""ORD 1""#] {
+            let result = classify(200, #"{"order":{"id":\#(hostile)}}"#)
+            #expect(result.outcome == .badResponse, "\(hostile.prefix(40))")
+            #expect(result.detail.contains("order id that is not"), "\(result.detail)")
+        }
+        #expect(classify(200, #"{"order":{"id":" ORD-9 "}}"#).outcome == .accepted(orderID: "ORD-9"))
         #expect(classify(202, #"{"order":{"id":"ORD-2","status":"In progress"},"x":[1,2]}"#).outcome == .accepted(orderID: "ORD-2"))
         let missing = classify(200, #"{"order":{}}"#)
         #expect(missing.outcome == .badResponse)

@@ -191,6 +191,7 @@ import TestSupport
         var configuration = harness.sandboxConfiguration
         configuration.port = harness.sandbox.port
         configuration.inventory = activated([numbers[1]])
+        configuration.seed = 99   // Colt's order ids are unique: the revived sandbox must not repeat the first one's
         let revived = try await ColtSandbox.start(configuration)
         defer { Task { await revived.shutdown() } }
         try await eventually("the second row is accepted") { try harness.value("SELECT state FROM requests WHERE id = 2") == "in_progress" }

@@ -1,4 +1,5 @@
 @testable import ColtOrdersCLI
+import ColtSandbox
 import Foundation
 import Testing
 import TestSupport
@@ -32,6 +33,102 @@ import TestSupport
         #expect(second.stderr.contains("already using"), "\(second.stderr)")
         first.signal(SIGTERM)
         #expect(try await first.wait() == 0)
+    }
+
+    /// Two names of one file (a hard link) meet at the lock on the file itself: the second
+    /// daemon exits at once, and only one order is ever made per row.
+    @Test func aSecondDaemonThroughAHardLinkRefusesToStart() async throws {
+        let harness = try await DaemonHarness.start { $0.inventory = activated(londonNumbers(1)) }
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        let other = harness.directory.file("other")
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        try FileManager.default.linkItem(atPath: harness.database, toPath: other + "/link.db")
+        let first = try harness.launch("run")
+        defer { first.signal(SIGKILL) }
+        try await eventually("the first daemon is up") { first.stderr.contains("colt-orders started") }
+        var arguments = harness.arguments("run")
+        arguments[arguments.firstIndex(of: harness.database)!] = other + "/link.db"
+        let second = try DaemonProcess(arguments: arguments, environment: DaemonHarness.fastEnvironment, directory: harness.directory, name: "second")
+        #expect(try await second.wait(timeout: .seconds(10)) == 1)
+        #expect(second.stderr.contains("through another name (a hard link or a bind mount"), "\(second.stderr)")
+        try harness.insert(returns(londonNumbers(1)))
+        try await eventually("the row is accepted") { try harness.value("SELECT state FROM requests") == "in_progress" }
+        #expect(await harness.sandbox.orders().count == 1)
+        first.signal(SIGTERM)
+        #expect(try await first.wait() == 0)
+    }
+
+    /// `mv orders.db moved.db` under a running daemon: it stops, every commit is in the moved
+    /// file (not left in the old name's write-ahead log), and it says where the file went.
+    @Test func aMovedDatabaseKeepsEveryCommitAndIsNamed() async throws {
+        let numbers = londonNumbers(40)
+        let harness = try await DaemonHarness.start {
+            $0.inventory = activated(numbers)
+            $0.faults = [.latency(milliseconds: 30, path: .order)]
+        }
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        try harness.insert(returns(numbers))
+        let daemon = try harness.launch("run", environment: ["COLT_ORDERS_SUBMIT_MAX_IN_FLIGHT": "2"])
+        defer { daemon.signal(SIGKILL) }
+        try await eventually("the daemon is submitting") {
+            try harness.value("SELECT count(*) FROM requests WHERE state = 'in_progress'") != "0"
+        }
+        let moved = harness.directory.file("moved.db")
+        #expect(rename(harness.database, moved) == 0)
+        let status = try await daemon.wait(timeout: .seconds(20))
+        #expect(status != 0)
+        #expect(daemon.stderr.contains("moved or renamed") && daemon.stderr.contains(moved), "\(daemon.stderr.suffix(2000))")
+        // Read the moved file alone, as the next daemon would: every order Colt made is there.
+        let accepted = try sqliteValue(moved, "SELECT count(*) FROM requests WHERE state = 'in_progress'")
+        let orders = await harness.sandbox.orders().count
+        let inFlight = try sqliteValue(moved, "SELECT count(*) FROM requests WHERE state = 'submitting'")
+        #expect((Int(accepted) ?? 0) + (Int(inFlight) ?? 0) >= orders, "accepted \(accepted), submitting \(inFlight), Colt's orders \(orders)")
+        #expect(try sqliteValue(moved, "SELECT count(*) FROM requests WHERE state = 'in_progress' AND order_id IS NULL") == "0")
+    }
+
+    /// A row deleted while its request is in flight (the trigger dropped by hand): the daemon
+    /// says so loudly, with what Colt answered, and goes on.
+    @Test func aRowDeletedInFlightIsReportedWithColtsAnswer() async throws {
+        let numbers = londonNumbers(2)
+        let harness = try await DaemonHarness.start {
+            $0.inventory = activated(numbers)
+            $0.faults = [.latency(milliseconds: 1500, path: .order, times: 1)]
+        }
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        try harness.insert(returns([numbers[0]]))
+        let daemon = try harness.launch("run")
+        defer { daemon.signal(SIGKILL) }
+        try await eventually("the request is in flight") { await harness.sandbox.requestCount(path: orderPath) == 1 }
+        let refused = try harness.sqlite("DELETE FROM requests WHERE id = 1")
+        #expect(refused.status != 0 && refused.stderr.contains("only settled rows"), "\(refused.stderr)")
+        #expect(try harness.sqlite("DROP TRIGGER requests_delete_settled_only; DELETE FROM requests WHERE id = 1").status == 0)
+        try await eventually("the daemon says the row is gone") { daemon.stderr.contains("THE REQUEST'S ROW IS GONE") }
+        let line = daemon.stderr.split(separator: "\n").first { $0.contains("ROW IS GONE") }.map(String.init) ?? ""
+        let order = await harness.sandbox.orders().first?.id ?? "?"
+        #expect(line.contains("order_id=\(order)") && line.contains("CRITICAL"), "\(line)")
+        try harness.insert(returns([numbers[1]]))
+        try await eventually("the daemon goes on") { try harness.value("SELECT state FROM requests WHERE id = 2") == "in_progress" }
+    }
+
+    /// Plain HTTP (and an unauthenticated status endpoint) only to literal loopback addresses:
+    /// never to a DNS name that merely starts with 127.
+    @Test(arguments: ["http://127.evil.example", "http://127.0.0.1.nip.io", "http://127.1", "http://[::2]"])
+    func onlyLiteralLoopbackIsLoopback(url: String) throws {
+        let directory = try TemporaryDirectory("loopback")
+        defer { directory.remove() }
+        let secret = try directory.write("secret", "s\n")
+        let result = try run(builtBinary(), ["check-config", "--base-url", url, "--client-id", "c", "--client-secret-file", secret,
+                                             "--database", directory.file("x.db")])
+        #expect(result.status != 0, "\(url) was accepted")
+        #expect(result.stderr.contains("plain http:// is refused except to loopback"), "\(result.stderr)")
+        let listen = try run(builtBinary(), ["check-config", "--base-url", "http://127.0.0.1:1", "--client-id", "c", "--client-secret-file", secret,
+                                             "--database", directory.file("x.db")], environment: ProcessInfo.processInfo.environment.merging(["COLT_ORDERS_STATUS_LISTEN": "127.0.0.1.nip.io:9464"]) { $1 })
+        #expect(listen.status != 0 && listen.stderr.contains("not a loopback address"), "\(listen.stderr)")
+        #expect(try run(builtBinary(), ["check-config", "--base-url", "http://127.0.0.2:1", "--client-id", "c", "--client-secret-file", secret,
+                                        "--database", directory.file("x.db")]).status == 0, "127.0.0.0/8 is loopback")
     }
 
     /// An age too large to be a time is refused with the option's error, not a crash.
