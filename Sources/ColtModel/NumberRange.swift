@@ -58,6 +58,12 @@ public struct NumberRange: Sendable, Hashable, CustomStringConvertible {
         self.end = last
     }
 
+    /// How many numbers the range holds.
+    public var count: UInt64 {
+        guard let first = UInt64(start.text.dropFirst()), let last = UInt64(end.text.dropFirst()) else { return 0 }
+        return last - first + 1
+    }
+
     /// Whether the two ranges share at least one number.
     public func overlaps(_ other: NumberRange) -> Bool {
         start.text.utf8.count == other.start.text.utf8.count && start <= other.end && other.start <= end

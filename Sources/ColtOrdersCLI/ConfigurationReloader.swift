@@ -110,6 +110,7 @@ extension Settings {
         compare("api.connect_timeout", false, \.client.connectTimeout, seconds)
         compare("submit.max_in_flight", true, \.engine.maxInFlight)
         compare("submit.rate_per_second", true, \.engine.ratePerSecond)
+        compare("submit.max_range_size", true, \.engine.maxRangeSize)
         compare("retry.initial_delay", true, \.engine.retry.initialDelay, seconds)
         compare("retry.max_delay", true, \.engine.retry.maxDelay, seconds)
         compare("retry.max_attempts", true, \.engine.retry.maxAttempts)

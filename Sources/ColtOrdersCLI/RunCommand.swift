@@ -107,6 +107,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try settings.load()
+        for warning in loaded.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
         print("configuration is valid:")
         for key in Settings.keys {
             guard let (value, source) = loaded.resolved[key.name] else {
@@ -131,6 +132,7 @@ enum Daemon {
         let logLevel = LogLevelControl(settings.logLevel)
         LoggingSystem.bootstrap { label in LevelControlledLogHandler(OperatorLogHandler(label: label, level: settings.logLevel), control: logLevel) }
         let logger = Logger(label: "colt-orders")
+        for warning in settings.warnings { logger.warning("\(warning)") }
         // Prometheus for /metrics when the status endpoint is on, before anything makes a metric.
         let metricsRegistry = LedgerServices.bootstrapMetrics(settings)
         let startedAt = Timestamp.string(Date())

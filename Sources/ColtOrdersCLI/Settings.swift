@@ -20,6 +20,8 @@ struct Settings: Sendable {
     var retentionDays: Int? = nil
     /// Where the HTTP status endpoint listens; `nil`: it is off.
     var statusListen: StatusListenAddress? = nil
+    /// Things that work but should be fixed (a secret file others can read), in words.
+    var warnings: [String] = []
 
     /// One setting: its key in the file, its environment variable, and how to check its value.
     struct Key: Sendable {
@@ -43,6 +45,7 @@ struct Settings: Sendable {
         Key(name: "api.connect_timeout", help: "seconds to connect", defaultValue: "10"),
         Key(name: "submit.max_in_flight", help: "requests in flight at once", defaultValue: "4"),
         Key(name: "submit.rate_per_second", help: "requests started per second", defaultValue: "10"),
+        Key(name: "submit.max_range_size", help: "the most numbers one request's range may hold; a larger one is refused as invalid", defaultValue: "10000"),
         Key(name: "retry.initial_delay", help: "seconds before the first retry (then doubling, jittered)", defaultValue: "2"),
         Key(name: "retry.max_delay", help: "longest wait between two attempts, in seconds", defaultValue: "600"),
         Key(name: "retry.max_attempts", help: "attempts before a row is 'failed'", defaultValue: "12"),
@@ -95,6 +98,7 @@ struct Settings: Sendable {
         var engine = EngineConfiguration()
         engine.maxInFlight = reader.integer("submit.max_in_flight", 1...1024) ?? engine.maxInFlight
         engine.ratePerSecond = reader.number("submit.rate_per_second", 0.01...100_000) ?? engine.ratePerSecond
+        engine.maxRangeSize = reader.integer("submit.max_range_size", 1...1_000_000) ?? engine.maxRangeSize
         engine.retry.initialDelay = reader.seconds("retry.initial_delay", 0.001...86_400) ?? engine.retry.initialDelay
         engine.retry.maxDelay = reader.seconds("retry.max_delay", 0.001...604_800) ?? engine.retry.maxDelay
         engine.retry.maxAttempts = reader.integer("retry.max_attempts", 1...1000) ?? engine.retry.maxAttempts
@@ -117,7 +121,8 @@ struct Settings: Sendable {
         if engine.globalBackoff.maxPause < engine.globalBackoff.initialPause { problems.append("backoff.max_pause: must not be shorter than backoff.initial_pause") }
         guard problems.isEmpty, let databasePath, let level else { throw Problems(list: problems) }
         return Settings(databasePath: databasePath, client: client, engine: engine, logLevel: level,
-                        resolved: reader.resolved, retentionDays: retentionDays, statusListen: statusListen)
+                        resolved: reader.resolved, retentionDays: retentionDays, statusListen: statusListen,
+                        warnings: reader.warnings)
     }
 
     /// Every value given, by key, with where it came from: the file, then the environment,
@@ -168,9 +173,16 @@ struct Settings: Sendable {
                     let suggestion = known.min { distance($0, key) < distance($1, key) }.flatMap { distance($0, key) <= 4 ? $0 : nil }
                     problems.append("\(path): unknown setting '\(key)'" + (suggestion.map { "; did you mean '\($0)'?" } ?? ""))
                 } else if value is NSNull {
-                    continue
+                    problems.append("\(path): \(key) is null; give it a value, or leave the key out for the default")
                 } else if let text = value as? String {
                     result[key] = text
+                } else if let number = value as? NSNumber, String(cString: number.objCType) == "c" {
+                    // A JSON true or false: only a yes-or-no setting takes one (never read as 1 or 0).
+                    if key == "status.allow_non_loopback" {
+                        result[key] = number.boolValue ? "true" : "false"
+                    } else {
+                        problems.append("\(path): \(key) must be a number or a string, not \(number.boolValue ? "true" : "false")")
+                    }
                 } else if let number = value as? NSNumber {
                     result[key] = number.stringValue
                 } else {
@@ -201,6 +213,7 @@ struct Settings: Sendable {
 private struct Reader {
     var values: [String: (value: String, source: String)]
     var problems: [String] = []
+    var warnings: [String] = []
     var resolved: [String: (value: String, source: String)] = [:]
 
     mutating func raw(_ key: String) -> (value: String, source: String)? {
@@ -255,6 +268,10 @@ private struct Reader {
             problems.append("api.base_url (from \(source)): must be 'production', 'sandbox' or an http(s) URL such as https://apis.colt.net, not '\(value)'")
             return nil
         }
+        if let port = url.port, !(1...65535).contains(port) {
+            problems.append("api.base_url (from \(source)): the port \(port) is not a TCP port (1 to 65535)")
+            return nil
+        }
         if scheme == "http", !LoopbackHost.isLoopback(host) {
             problems.append("api.base_url (from \(source)): plain http:// is refused except to loopback (127.0.0.1, ::1, localhost); use https:// for \(host)")
             return nil
@@ -284,6 +301,10 @@ private struct Reader {
         guard !text.isEmpty, !text.contains("\n") else {
             problems.append("api.client_secret_file (from \(source)): '\(path)' must hold the secret alone on one line")
             return nil
+        }
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
+            warnings.append("api.client_secret_file (from \(source)): '\(path)' can be read by its group or by others (mode \(String(info.st_mode & 0o777, radix: 8))); make it readable by the daemon's user alone: chmod 600 \(path)")
         }
         return Secret(text)
     }

@@ -6,6 +6,8 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var maxInFlight: Int = 4
     /// Requests started per second, at most (a token bucket with a one-second burst).
     public var ratePerSecond: Double = 10
+    /// The most numbers one request's range may hold; a larger one is `invalid`, never sent.
+    public var maxRangeSize: Int = 10_000
     /// When and how often a row is tried again.
     public var retry = RetryPolicy()
     /// When the API as a whole is failing: how long every submission waits.

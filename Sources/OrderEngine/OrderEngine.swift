@@ -193,7 +193,7 @@ public struct OrderEngine: Service {
                 }
                 let batch: ClaimBatch
                 do {
-                    batch = try await queue.claimDue(now: Date(), limit: count)
+                    batch = try await queue.claimDue(now: Date(), limit: count, maxRangeSize: await state.configuration.maxRangeSize)
                 } catch let error as DatabaseError where error.isBusy {
                     logger.warning("the database is locked by another process; waiting", metadata: ["error": "\(error)"])
                     await wakeup.wait(timeout: .seconds(1))

@@ -50,6 +50,14 @@ public enum Migrator {
         try connection.execute("PRAGMA foreign_keys = OFF")
         defer { try? connection.execute("PRAGMA foreign_keys = ON") }
         return try connection.transaction(.immediate) {
+            // Another application's database is left alone: its tables are named, and nothing is added.
+            let ours = try connection.first("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", [], { _ in true }) != nil
+            let tables = try connection.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name") { $0.text(0) ?? "" }
+            if !ours, !tables.isEmpty {
+                throw DatabaseError(
+                    path: connection.path,
+                    message: "not a colt-orders database: it already holds other tables (\(tables.prefix(5).joined(separator: ", "))\(tables.count > 5 ? ", …" : "")) and no schema_migrations; nothing was changed. Point database.path at a new file, or at an existing colt-orders database")
+            }
             try connection.execute("""
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version    INTEGER PRIMARY KEY,

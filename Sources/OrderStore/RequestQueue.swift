@@ -283,7 +283,8 @@ public struct RequestQueue: Sendable {
     /// earlier row still waiting for Colt (invariant 3). Each claimed row gets its tracking id
     /// (if it had none), state `submitting` and an open journal row, all committed before this
     /// returns (invariant 1). Rows that fail validation are marked `invalid` instead.
-    public func claimDue(now: Date, limit: Int) async throws -> ClaimBatch {
+    /// A range of more than `maxRangeSize` numbers is `invalid` (`submit.max_range_size`).
+    public func claimDue(now: Date, limit: Int, maxRangeSize: Int = 10_000) async throws -> ClaimBatch {
         guard limit > 0 else { return ClaimBatch() }
         let stamp = Timestamp.string(now)
         return try await database.use { db in
@@ -321,6 +322,9 @@ public struct RequestQueue: Sendable {
                             serviceProfile: row.profile)
                         trackingID = try row.trackingID.map { text throws(ValidationError) in try TrackingID(validating: text) }
                             ?? TrackingID.random()
+                        guard request.range.count <= UInt64(maxRangeSize) else {
+                            throw ValidationError(column: "range_end", problem: "the range holds \(request.range.count) numbers, more than submit.max_range_size (\(maxRangeSize)); split it into smaller ranges, or raise the setting")
+                        }
                     } catch {
                         try Self.markInvalid(db, id: id, error: error, stamp: stamp)
                         batch.invalid.append(InvalidRequest(id: id, error: error))

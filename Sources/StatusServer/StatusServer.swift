@@ -298,11 +298,16 @@ final class ConnectionLimiter: ChannelInboundHandler, RemovableChannelHandler, S
     init(count: ConnectionCount) { self.count = count }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if count.enter() {
-            counted.store(true, ordering: .relaxed)
-        } else {
+        if count.enter() { counted.store(true, ordering: .relaxed) }
+        if context.channel.isActive, !counted.load(ordering: .relaxed) { context.close(promise: nil) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        guard counted.load(ordering: .relaxed) else {
             context.close(promise: nil)
+            return
         }
+        context.fireChannelActive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

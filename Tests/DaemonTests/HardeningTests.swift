@@ -131,6 +131,112 @@ import TestSupport
                                         "--database", directory.file("x.db")]).status == 0, "127.0.0.0/8 is loopback")
     }
 
+    /// Text from Colt or an operator reaches the terminal escaped: no ESC sequence, no forged
+    /// line, no right-to-left override, through show, list and status.
+    @Test func hostileTextIsEscapedForTheTerminal() throws {
+        let directory = try TemporaryDirectory("escape")
+        defer { directory.remove() }
+        let database = directory.file("orders.db")
+        #expect(try run(builtBinary(), ["migrate", "--database", database]).status == 0)
+        let hostile = "bad' || char(27) || '[2J' || char(10) || '<2>CRITICAL forged' || char(8238) || 'txet"
+        let setup = try sqlite3(database, """
+            INSERT INTO requests (action, country, range_start) VALUES ('return', 'GB', '+442081324758');
+            UPDATE requests SET state = 'submitting', tracking_id = 't-1' WHERE id = 1;
+            INSERT INTO attempts (request_id, attempt, tracking_id, started_at, ended_at, outcome, detail) VALUES (1, 1, 't-1', '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:01.000Z', 'rejected', '\(hostile)');
+            UPDATE requests SET state = 'rejected', last_error = '\(hostile)', colt_code = '\(hostile)' WHERE id = 1;
+            """)
+        #expect(setup.status == 0, "\(setup.stderr)")
+        for command in [["show", "1"], ["list"], ["status"]] {
+            let result = try run(builtBinary(), command + ["--database", database])
+            #expect(result.status == 0, "\(command): \(result.stderr)")
+            #expect(!result.stdout.contains("\u{1B}") && !result.stdout.contains("\u{202E}"), "\(command): raw control characters")
+            #expect(!result.stdout.split(separator: "\n").contains { $0.hasPrefix("<2>CRITICAL") }, "\(command): a forged line")
+            #expect(result.stdout.contains("\\u{1b}[2J") || result.stdout.contains("\\u{1b}"), "\(command): shown escaped: \(result.stdout)")
+        }
+    }
+
+    /// The status endpoint under many half-sent requests: beyond its limit new connections are
+    /// closed, the endpoint keeps answering, and a half-sent request is dropped after its timeout.
+    @Test func halfOpenStatusConnectionsCannotExhaustTheDaemon() async throws {
+        let harness = try await DaemonHarness.start()
+        defer { Task { await harness.stop() } }
+        let daemon = try harness.launch("run", environment: ["COLT_ORDERS_STATUS_LISTEN": "127.0.0.1:0"])
+        defer { daemon.signal(SIGKILL) }
+        try await eventually("the status endpoint listens") { daemon.stderr.contains("status endpoint listening") }
+        let port = try #require(daemon.stderr.split(separator: "\n").first { $0.contains("status endpoint listening") }?
+            .split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) })
+        var sockets: [Int32] = []
+        defer { sockets.forEach { close($0) } }
+        for _ in 0..<100 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(connected == 0)
+            _ = "GET /healthz HTTP/1.1\r\nHost: x".withCString { send(fd, $0, strlen($0), 0) }
+            sockets.append(fd)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let health = try run("/usr/bin/curl", ["-s", "-m", "5", "http://127.0.0.1:\(port)/healthz"])
+        // Closed by the server: end of stream, or a reset (it closed with our bytes unread).
+        func closed(_ fd: Int32) -> Bool {
+            var byte: UInt8 = 0
+            let count = recv(fd, &byte, 1, Int32(MSG_DONTWAIT))
+            return count == 0 || (count < 0 && errno == ECONNRESET)
+        }
+        let closedEarly = sockets.filter(closed).count
+        #expect(closedEarly >= 30, "connections beyond the limit are closed at once: \(closedEarly) of 100")
+        _ = health   // (its place may be taken: it is the half-sent ones' timeout that frees them)
+        // Half-sent requests are dropped after the idle timeout (10 s), freeing their places.
+        try await Task.sleep(for: .seconds(11))
+        let after = try run("/usr/bin/curl", ["-s", "-m", "5", "http://127.0.0.1:\(port)/healthz"])
+        #expect(after.stdout.contains("alive"), "the endpoint answers again: \(after.stdout) \(after.stderr)")
+        let stillOpen = sockets.filter { !closed($0) }.count
+        #expect(stillOpen == 0, "every half-sent request was dropped: \(stillOpen) still open")
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.wait() == 0)
+    }
+
+    /// The smaller holes: a secret others can read is warned of; JSON true and null are refused
+    /// where they are no value; a port past 65535 is refused; another application's database is
+    /// left alone; a huge range is refused as invalid, never sent.
+    @Test func smallerHolesAreClosed() async throws {
+        let directory = try TemporaryDirectory("holes")
+        defer { directory.remove() }
+        let secret = try directory.write("secret", "s3cret\n")
+        chmod(secret, 0o644)
+        let base = ["--client-id", "c", "--client-secret-file", secret, "--database", directory.file("x.db")]
+        var result = try run(builtBinary(), ["check-config", "--base-url", "http://127.0.0.1:8080"] + base)
+        #expect(result.status == 0 && result.stderr.contains("can be read by its group or by others") && result.stderr.contains("chmod 600"), "\(result.stderr)")
+        result = try run(builtBinary(), ["check-config", "--base-url", "http://127.0.0.1:99999"] + base)
+        #expect(result.status != 0 && result.stderr.contains("not a TCP port"), "\(result.stderr)")
+        let config = try directory.write("config.json", #"{"retention": {"days": true}, "submit": {"max_in_flight": null}, "status": {"allow_non_loopback": false}}"#)
+        result = try run(builtBinary(), ["check-config", "--config", config, "--base-url", "http://127.0.0.1:8080"] + base)
+        #expect(result.status != 0, "\(result.stdout)")
+        #expect(result.stderr.contains("retention.days must be a number or a string, not true"), "\(result.stderr)")
+        #expect(result.stderr.contains("submit.max_in_flight is null"), "\(result.stderr)")
+        #expect(!result.stderr.contains("allow_non_loopback"), "a boolean setting takes a boolean")
+
+        let foreign = directory.file("other-app.db")
+        _ = try sqlite3(foreign, "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);")
+        result = try run(builtBinary(), ["migrate", "--database", foreign])
+        #expect(result.status != 0 && result.stderr.contains("not a colt-orders database") && result.stderr.contains("customers"), "\(result.stderr)")
+        #expect(try sqliteValue(foreign, "SELECT group_concat(name) FROM sqlite_master WHERE type = 'table'") == "customers", "nothing was added")
+
+        let harness = try await DaemonHarness.start()
+        defer { Task { await harness.stop() } }
+        try harness.createSchema()
+        try harness.insert([("return", "GB", "+442080000000", "+442089999999", "ANH")])
+        #expect(try await harness.drain().status == 0)
+        let row = try #require(try harness.rows("SELECT state, last_error FROM requests").first)
+        #expect(row[0] == "invalid" && row[1].contains("more than submit.max_range_size (10000)"), "\(row)")
+        #expect(await harness.sandbox.requestCount(path: orderPath) == 0, "never sent")
+    }
+
     /// An age too large to be a time is refused with the option's error, not a crash.
     @Test func absurdAgesAreRefused() throws {
         let directory = try TemporaryDirectory("ages")
