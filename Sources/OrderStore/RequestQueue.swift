@@ -305,18 +305,23 @@ public struct RequestQueue: Sendable {
                     // A candidate overlapping one claimed just before it in this batch waits too.
                     guard let row = try db.first("""
                         SELECT action, country, range_start, range_end, service_profile, tracking_id, attempts,
-                               outcome_unknown, first_attempt_at, state, lookups, last_error
+                               outcome_unknown, first_attempt_at, state, lookups, last_error,
+                               typeof(range_start) = 'text' AND typeof(range_end) IN ('text', 'null')
                         FROM requests r WHERE id = ?1 AND \(Self.free)
                         """, [.integer(id)], { row in
                             (action: row.text(0), country: row.text(1), start: row.text(2), end: row.text(3),
                              profile: row.text(4), trackingID: row.text(5), attempts: row.int(6),
                              unknown: row.int(7) != 0, firstAttempt: row.text(8), reconcile: row.text(9) == "reconciling",
-                             lookups: row.int(10), lastError: row.text(11))
+                             lookups: row.int(10), lastError: row.text(11), text: row.int(12) != 0)
                         })
                     else { continue }
                     let request: OrderRequest
                     let trackingID: TrackingID
                     do throws(ValidationError) {
+                        // A BLOB or a number compares unlike text, so the overlap rule would miss it.
+                        guard row.text else {
+                            throw ValidationError(column: "range_start", problem: "must be text, not a BLOB or a number (it bypassed the table's checks)")
+                        }
                         request = try OrderRequest(
                             action: row.action, country: row.country, rangeStart: row.start, rangeEnd: row.end,
                             serviceProfile: row.profile)

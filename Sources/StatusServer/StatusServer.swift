@@ -60,7 +60,8 @@ public struct StatusListenError: Error, Sendable, Equatable, CustomStringConvert
 /// - `GET /readyz`: 200 when the database answers, the daemon lock is held, and a Colt token
 ///   can be had (through the engine's ``TokenProvider``); 503 naming what is not ready.
 /// - `GET /orders?state=&action=&country=&since=&limit=&before=`: a page of the ledger as JSON.
-/// - `GET /orders/{id}`: one request and its attempts as JSON (404 when there is none).
+/// - `GET /orders/{id}`: one request, its attempts and inventory reads, and what the inventory
+///   last showed per number, as JSON (404 when there is none).
 /// - `GET /metrics`: Prometheus text: the engine's swift-metrics figures, plus rows by state,
 ///   the oldest queued and retrying rows' ages, and token refreshes, read at scrape time.
 ///
@@ -169,7 +170,8 @@ public struct StatusServer: Service {
             let found = try await database.use { db in
                 try db.transaction(.deferred) { () throws -> OrderDetail? in
                     guard let entry = try Ledger.entry(db, id: id) else { return nil }
-                    return OrderDetail(request: entry, attempts: try Ledger.attempts(db, requestID: id))
+                    return OrderDetail(request: entry, attempts: try Ledger.attempts(db, requestID: id),
+                                       numbers: try Ledger.numbers(db, requestID: id))
                 }
             }
             guard let found else { return problem(.notFound, "request \(id): no such request") }
@@ -200,6 +202,8 @@ struct OrdersPage: Encodable {
 struct OrderDetail: Encodable, Sendable {
     var request: LedgerEntry
     var attempts: [AttemptEntry]
+    /// What Colt's inventory last showed for the request's numbers (`order_numbers`).
+    var numbers: [NumberEntry]
 }
 
 func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {

@@ -137,4 +137,19 @@ import TestSupport
         #expect(row.contains("country"), "\(row)")
         #expect(try sqliteValue(path, "SELECT count(*) FROM attempts WHERE request_id = 1") == "0")
     }
+
+    /// A BLOB range (the triggers dropped, the checks off) would escape the overlap rule: it is
+    /// invalid, never sent, and an overlapping text row is not held up by it.
+    @Test func aBlobRangeThatBypassedTheChecksIsInvalid() async throws {
+        let result = try sqlite3(path, """
+            PRAGMA ignore_check_constraints = ON;
+            DROP TRIGGER requests_text_insert;
+            INSERT INTO requests (action, country, range_start, range_end) VALUES ('return', 'GB', CAST('+442081324758' AS BLOB), CAST('+442081324758' AS BLOB));
+            """)
+        #expect(result.status == 0, "\(result.stderr)")
+        let batch = try await queue.claimDue(now: Date(), limit: 10)
+        #expect(batch.claimed.isEmpty)
+        #expect(batch.invalid.first?.error.column == "range_start")
+        #expect(try sqliteValue(path, "SELECT state FROM requests WHERE id = 1") == "invalid")
+    }
 }
