@@ -114,9 +114,16 @@ CREATE TRIGGER sent_tracking_ids_kept BEFORE DELETE ON sent_tracking_ids
 BEGIN
     SELECT RAISE(ABORT, 'sent_tracking_ids keeps every tracking id ever sent to Colt, so that none is used twice: its rows cannot be deleted');
 END;
+CREATE TRIGGER sent_tracking_ids_unchanged BEFORE UPDATE ON sent_tracking_ids
+BEGIN
+    SELECT RAISE(ABORT, 'sent_tracking_ids keeps every tracking id ever sent to Colt, so that none is used twice: its rows cannot change');
+END;
 
 CREATE TRIGGER requests_insert_checks BEFORE INSERT ON requests
 BEGIN
+    -- INSERT OR REPLACE would delete the row it replaces without a DELETE trigger firing.
+    SELECT RAISE(ABORT, 'requests.id: a row with this id exists; leave id out (INSERT OR REPLACE cannot replace a request)')
+        WHERE NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM requests WHERE id = NEW.id);
     SELECT RAISE(ABORT, 'requests.state: leave it out; new rows start as ''queued'' and the daemon sets the state')
         WHERE NEW.state IS NOT 'queued';
     SELECT RAISE(ABORT, 'requests.tracking_id: already used by an earlier attempt; leave tracking_id NULL and the daemon makes one')
@@ -181,21 +188,45 @@ END;
 -- sqlite3 cannot put a row where the daemon would mishandle it: send an accepted order again,
 -- take a queued row for accepted, lose an order id or a tracking id, or stop a row for ever.
 -- The daemon and the colt-orders commands make exactly these transitions.
-CREATE TRIGGER requests_daemon_columns BEFORE UPDATE OF state, order_id, tracking_id, next_attempt_at, next_check_at ON requests
+CREATE TRIGGER requests_id_fixed BEFORE UPDATE OF id ON requests
+BEGIN
+    SELECT RAISE(ABORT, 'requests.id cannot change: the journal and Colt''s orders refer to it');
+END;
+
+-- States move only along the daemon's and the commands' transitions:
+--   queued      -> submitting (claimed), invalid, cancelled (colt-orders cancel)
+--   submitting  -> in_progress, completed, retrying, reconciling, rejected, failed, unresolved
+--   retrying    -> submitting, invalid, cancelled
+--   reconciling -> submitting
+--   in_progress -> completed
+--   rejected, failed, unresolved -> queued (colt-orders retry, a new tracking id); unresolved -> cancelled
+--   completed, invalid, cancelled: final
+CREATE TRIGGER requests_daemon_columns BEFORE UPDATE OF state, order_id, tracking_id, next_attempt_at, next_check_at, outcome_unknown ON requests
 BEGIN
     SELECT RAISE(ABORT, 'requests.state: Colt accepted this row''s order, so it stays in_progress until the daemon sees it completed; another state would send the order again or lose it. Nothing to do: the daemon follows it (colt-orders show ID)')
         WHERE OLD.state = 'in_progress' AND NEW.state NOT IN ('in_progress', 'completed');
-    SELECT RAISE(ABORT, 'requests.state: completed is final')
-        WHERE OLD.state = 'completed' AND NEW.state <> 'completed';
+    SELECT RAISE(ABORT, 'requests.state: completed, invalid and cancelled are final; queue a new row instead')
+        WHERE OLD.state IN ('completed', 'invalid', 'cancelled') AND NEW.state IS NOT OLD.state;
     SELECT RAISE(ABORT, 'requests.state: a row becomes in_progress or completed only when Colt accepts it, which the daemon records; to give up on a row use colt-orders cancel ID, to send it again colt-orders retry ID')
         WHERE NEW.state IN ('in_progress', 'completed') AND OLD.state NOT IN ('submitting', 'in_progress', 'completed');
+    SELECT RAISE(ABORT, 'requests.state: this change is not one the daemon or colt-orders makes; use colt-orders cancel ID or colt-orders retry ID')
+        WHERE NEW.state IS NOT OLD.state AND NOT (
+              (OLD.state = 'queued' AND NEW.state IN ('submitting', 'invalid', 'cancelled'))
+           OR (OLD.state = 'submitting' AND NEW.state IN ('in_progress', 'completed', 'retrying', 'reconciling', 'rejected', 'failed', 'unresolved'))
+           OR (OLD.state = 'retrying' AND NEW.state IN ('submitting', 'invalid', 'cancelled'))
+           OR (OLD.state = 'reconciling' AND NEW.state = 'submitting')
+           OR (OLD.state = 'in_progress' AND NEW.state = 'completed')
+           OR (OLD.state IN ('rejected', 'failed', 'unresolved') AND NEW.state = 'queued')
+           OR (OLD.state = 'unresolved' AND NEW.state = 'cancelled'));
+    SELECT RAISE(ABORT, 'requests.outcome_unknown: an attempt''s outcome was unknown, so Colt may hold an order; only colt-orders retry --force ID (a new tracking id) clears it, once you have checked with Colt')
+        WHERE OLD.outcome_unknown = 1 AND NEW.outcome_unknown IS NOT 1 AND NOT (NEW.state = 'queued' AND OLD.state IN ('rejected', 'failed', 'unresolved'));
     SELECT RAISE(ABORT, 'requests.order_id: an in_progress row must keep the order id Colt gave it')
-        WHERE NEW.state = 'in_progress' AND NEW.order_id IS NULL;
+        WHERE NEW.state = 'in_progress' AND NEW.order_id IS NULL AND NEW.attention IS NULL;
     SELECT RAISE(ABORT, 'requests.order_id: cannot change once Colt gave it')
         WHERE OLD.state IN ('in_progress', 'completed') AND OLD.order_id IS NOT NULL AND NEW.order_id IS NOT OLD.order_id;
     SELECT RAISE(ABORT, 'requests.state: a row goes back to queued only through colt-orders retry ID, which gives a rejected, failed or unresolved row a new tracking id')
         WHERE NEW.state = 'queued' AND OLD.state <> 'queued'
-          AND (OLD.state NOT IN ('rejected', 'failed', 'unresolved') OR NEW.tracking_id IS OLD.tracking_id);
+          AND (NEW.tracking_id IS OLD.tracking_id OR NEW.tracking_id IS NULL);
     SELECT RAISE(ABORT, 'requests.tracking_id: cannot change once sent, every attempt for a row sends the same one; colt-orders retry ID gives a rejected, failed or unresolved row a new one')
         WHERE NEW.tracking_id IS NOT OLD.tracking_id AND OLD.tracking_id IS NOT NULL
           AND EXISTS (SELECT 1 FROM sent_tracking_ids WHERE tracking_id = OLD.tracking_id)
@@ -203,10 +234,12 @@ BEGIN
     SELECT RAISE(ABORT, 'requests.tracking_id: already used by an earlier attempt; leave tracking_id NULL and the daemon makes one')
         WHERE NEW.tracking_id IS NOT OLD.tracking_id AND NEW.tracking_id IS NOT NULL
           AND EXISTS (SELECT 1 FROM sent_tracking_ids WHERE tracking_id = NEW.tracking_id);
-    SELECT RAISE(ABORT, 'requests.next_attempt_at: a retrying or reconciling row needs an ISO-8601 UTC time here (e.g. ''2026-12-01T10:00:00.000Z''), or it would wait for ever; to send it now use colt-orders retry ID, to stop it colt-orders cancel ID')
-        WHERE NEW.state IN ('retrying', 'reconciling') AND (NEW.next_attempt_at IS NULL OR julianday(NEW.next_attempt_at) IS NULL);
-    SELECT RAISE(ABORT, 'requests.next_check_at: an in_progress row needs an ISO-8601 UTC time here (e.g. ''2026-12-01T10:00:00.000Z''), or it would never be checked again')
-        WHERE NEW.state = 'in_progress' AND NEW.attention IS NULL AND (NEW.next_check_at IS NULL OR julianday(NEW.next_check_at) IS NULL);
+    SELECT RAISE(ABORT, 'requests.next_attempt_at: a retrying or reconciling row needs a time here written as the daemon writes it (e.g. ''2026-12-01T10:00:00.000Z''), or it would wait for ever; to send it now use colt-orders retry ID, to stop it colt-orders cancel ID')
+        WHERE NEW.state IN ('retrying', 'reconciling')
+          AND (NEW.next_attempt_at IS NULL OR NEW.next_attempt_at IS NOT strftime('%Y-%m-%dT%H:%M:%fZ', NEW.next_attempt_at));
+    SELECT RAISE(ABORT, 'requests.next_check_at: an in_progress row needs a time here written as the daemon writes it (e.g. ''2026-12-01T10:00:00.000Z''), or it would never be checked again')
+        WHERE NEW.state = 'in_progress' AND NOT coalesce(NEW.attention LIKE 'not followed%', 0)
+          AND (NEW.next_check_at IS NULL OR NEW.next_check_at IS NOT strftime('%Y-%m-%dT%H:%M:%fZ', NEW.next_check_at));
 END;
 
 -- A row Colt may be working on is never deleted (its order would be in no ledger).

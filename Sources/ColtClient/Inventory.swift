@@ -350,19 +350,11 @@ enum InventoryAnswerReader {
         }
     }
 
-    /// An order id: 1 to 128 printable ASCII characters without spaces, or a whole number of at
-    /// most 40 digits. Anything else (a huge or fractional number, control characters) is not one.
+    /// An order id, as in an order's answer (``OrderIdentifier``): a string of 1 to 128 printable
+    /// characters. A number or anything else is not one (and the item then cannot be trusted).
     static func orderIdentifier(_ json: JSONValue) -> String? {
-        switch json {
-        case let .string(text):
-            return OrderIdentifier.validated(text)
-        case let .number(text):
-            guard (1...40).contains(text.utf8.count), text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
-            else { return nil }
-            return text
-        default:
-            return nil
-        }
+        guard case let .string(text) = json else { return nil }
+        return OrderIdentifier.validated(text)
     }
 
     /// A total announced in a wrapper object.

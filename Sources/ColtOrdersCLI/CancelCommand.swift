@@ -16,7 +16,7 @@ struct CancelCommand: ParsableCommand {
     func run() throws {
         let db = try options.openForWriting()
         let entry = try ledgerAction { try Ledger.cancel(db, id: id) }
-        print("request \(entry.id) cancelled (\(entry.action) \(entry.country) \(entry.range))")
+        print(TerminalText.safe("request \(entry.id) cancelled (\(entry.action) \(entry.country) \(entry.range))"))
         if entry.outcomeUnknown {
             print("warning: an earlier attempt's answer was lost, so Colt may have created an order under tracking id \(TerminalText.safe(entry.trackingID ?? "?")); check with Colt before treating the numbers as untouched")
         }

@@ -72,7 +72,7 @@ struct EnqueueCommand: ParsableCommand {
                 let tracking = try trackingID.map { text throws(ColtModel.ValidationError) in try TrackingID(validating: text) }
                 requests = [NewRequest(request: request, trackingID: tracking, origin: "the command line")]
             } catch {
-                throw CleanExit.message("colt-orders: --\(error.column.replacingOccurrences(of: "_", with: "-")): \(error.problem); nothing was queued", code: 1)
+                throw CleanExit.message("colt-orders: --\(error.column.replacingOccurrences(of: "_", with: "-")): \(TerminalText.safe(error.problem)); nothing was queued", code: 1)
             }
         }
         let db = try options.openForWriting()

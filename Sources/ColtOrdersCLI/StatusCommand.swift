@@ -48,9 +48,9 @@ struct StatusCommand: ParsableCommand {
             try printJSON(Output(database: path, daemon: .init(running: holder != nil, pid: holder?.pid, since: holder?.since), status: status))
             return
         }
-        print("database  \(path)")
+        print("database  \(TerminalText.safe(path))")
         if let holder {
-            let since = holder.since.map { " since \($0) (\(formatAge(age(of: $0, now: now))) ago)" } ?? ""
+            let since = holder.since.map { " since \(TerminalText.safe($0)) (\(formatAge(age(of: $0, now: now))) ago)" } ?? ""
             print("daemon    running, pid \(holder.pid)\(since)")
         } else {
             print("daemon    not running")
@@ -62,7 +62,7 @@ struct StatusCommand: ParsableCommand {
         print(table.render())
         print("")
         func describe(_ oldest: LedgerStatus.Oldest?) -> String {
-            oldest.map { "#\($0.id), \(formatAge($0.ageSeconds)) old (created \($0.createdAt))" } ?? "none"
+            oldest.map { "#\($0.id), \(formatAge($0.ageSeconds)) old (created \(TerminalText.safe($0.createdAt)))" } ?? "none"
         }
         print("oldest queued       \(describe(status.oldestQueued))")
         print("oldest retrying     \(describe(status.oldestRetrying))")

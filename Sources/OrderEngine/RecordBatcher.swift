@@ -88,8 +88,8 @@ final class RecordBatcher: Sendable {
     private func commitWaitingWhileBusy(_ batch: [AttemptRecord]) async throws {
         let orphans = try await waitingWhileBusy("record outcomes", count: batch.count) { try await self.queue.record(batch) }
         for record in orphans {
-            // The row was deleted behind the daemon's back: this line is all that is left of
-            // what Colt answered.
+            // The row was deleted, or moved out of `submitting`, behind the daemon's back: this
+            // line is all that is left of what Colt answered.
             var metadata: Logger.Metadata = [
                 "request": "\(record.claim.id)", "tracking_id": "\(record.claim.trackingID)", "outcome": "\(record.outcome)",
                 "http_status": "\(record.httpStatus.map(String.init) ?? "-")", "action": "\(record.claim.request.action.rawValue)",
@@ -97,7 +97,7 @@ final class RecordBatcher: Sendable {
             ]
             if case let .accepted(orderID, _) = record.transition { metadata["order_id"] = "\(orderID)" }
             if let body = record.responseBody { metadata["colt_answer"] = "\(body)" }
-            logger.critical("THE REQUEST'S ROW IS GONE FROM THE DATABASE (deleted while in flight): Colt's answer could not be recorded and is kept only in this line; re-create the row from it", metadata: metadata)
+            logger.critical("THE REQUEST'S ROW IS GONE, OR WAS CHANGED BY HAND, WHILE ITS REQUEST WAS IN FLIGHT: Colt's answer could not be recorded and is kept only in this line; put it in the ledger from here", metadata: metadata)
         }
     }
 

@@ -161,7 +161,13 @@ public final class Connection {
         guard let opened = fileIdentity else { return }
         let now = Self.identity(of: path)
         if let now, now == opened { return }
-        let checkpointed = (try? execute("PRAGMA wal_checkpoint(TRUNCATE)")) != nil
+        // The checkpoint reports `busy` = 1 when a reader kept it from copying everything: try a
+        // few times, and say so when it never completes.
+        var checkpointed = false
+        for attempt in 0..<20 where !checkpointed {
+            if attempt > 0 { usleep(100_000) }
+            checkpointed = (try? first("PRAGMA wal_checkpoint(TRUNCATE)", [], { $0.int(0) == 0 })) == true
+        }
         let saved = checkpointed ? "every commit was written into it first" : "its last commits could not be written into it (the write-ahead log \(path)-wal holds them: keep it beside the file)"
         switch Self.openedPath(of: opened) {
         case let moved? where moved != path:

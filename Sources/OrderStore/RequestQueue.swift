@@ -327,7 +327,8 @@ public struct RequestQueue: Sendable {
                             serviceProfile: row.profile)
                         trackingID = try row.trackingID.map { text throws(ValidationError) in try TrackingID(validating: text) }
                             ?? TrackingID.random()
-                        guard request.range.count <= UInt64(maxRangeSize) else {
+                        // Only before the first send: a row Colt may already hold is never made invalid.
+                        guard request.range.count <= UInt64(maxRangeSize) || row.attempts > 0 || row.unknown || row.reconcile else {
                             throw ValidationError(column: "range_end", problem: "the range holds \(request.range.count) numbers, more than submit.max_range_size (\(maxRangeSize)); split it into smaller ranges, or raise the setting")
                         }
                     } catch {
@@ -439,9 +440,10 @@ public struct RequestQueue: Sendable {
     /// that one's end.)
     public func earliestRetry(after now: Date) async throws -> Date? {
         try await database.use { db in
+            // A value that does not read as a time is due now (the claim then reschedules it).
             try db.first("SELECT min(next_attempt_at) FROM requests INDEXED BY requests_due WHERE state IN ('retrying', 'reconciling') AND next_attempt_at > ?1",
                          [.text(Timestamp.string(now))]) { $0.text(0) }?
-                .flatMap(Timestamp.date)
+                .map { Timestamp.date($0) ?? now }
         }
     }
 
@@ -530,7 +532,7 @@ public struct RequestQueue: Sendable {
     public func earliestCheck() async throws -> Date? {
         try await database.use { db in
             try db.first("SELECT min(next_check_at) FROM requests INDEXED BY requests_tracking WHERE state = 'in_progress'") { $0.text(0) }?
-                .flatMap(Timestamp.date)
+                .map { Timestamp.date($0) ?? Date() }
         }
     }
 
@@ -597,7 +599,9 @@ public struct RequestQueue: Sendable {
         }
     }
 
-    /// Writes one record; false when its request row is gone (deleted behind the daemon's back).
+    /// Writes one record; false when its request row is gone (deleted behind the daemon's back)
+    /// or no longer `submitting` (changed by hand while in flight): what Colt answered is then
+    /// not recorded, and the caller says so loudly.
     private static func write(_ record: AttemptRecord, to db: Connection) throws -> Bool {
         let ended = Timestamp.string(record.endedAt)
         try db.run("""
@@ -634,14 +638,14 @@ public struct RequestQueue: Sendable {
             changed = try db.run("""
                 UPDATE requests SET state = 'in_progress', order_id = ?2, order_status = ?3, attempts = attempts + ?6,
                     last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4, next_check_at = ?5
-                WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM requests o WHERE o.order_id = ?2 AND o.id <> ?1)
+                WHERE id = ?1 AND state = 'submitting' AND NOT EXISTS (SELECT 1 FROM requests o WHERE o.order_id = ?2 AND o.id <> ?1)
                 """, [id, .text(orderID), .text(orderStatus), .text(ended), .text(Timestamp.string(record.firstCheckAt ?? record.endedAt)), spent])
             if changed == 0, let holder = try db.first("SELECT id FROM requests WHERE order_id = ?1 AND id <> ?2", [.text(orderID), id], { $0.integer(0) }) {
                 // Two rows never hold one order (invariant 9): this one reads the inventory again.
                 changed = try db.run("""
                     UPDATE requests SET state = 'reconciling', next_attempt_at = ?2, outcome_unknown = 1, updated_at = ?2,
                         last_error = ?3
-                    WHERE id = ?1
+                    WHERE id = ?1 AND state = 'submitting'
                     """, [id, .text(ended), .text("order \(orderID) is already held by request \(holder); not taken: reading Colt's inventory again")])
             }
         case .completed(let orderID, let orderStatus):
@@ -649,32 +653,32 @@ public struct RequestQueue: Sendable {
                 UPDATE requests SET state = 'completed', order_id = coalesce(?2, order_id), order_status = ?3, attempts = attempts + ?6,
                     last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4, completed_at = ?4,
                     checked_at = ?4, next_check_at = NULL, outcome_unknown = max(outcome_unknown, ?5)
-                WHERE id = ?1
+                WHERE id = ?1 AND state = 'submitting'
                 """, [id, .text(orderID), .text(orderStatus), .text(ended), unknown, spent])
         case .reconcile(let at, let counts):
             changed = try db.run("""
                 UPDATE requests SET state = 'reconciling', next_attempt_at = ?2, attempts = attempts + ?3,
                     outcome_unknown = 1, last_error = ?4, colt_code = ?5, updated_at = ?6
-                WHERE id = ?1
+                WHERE id = ?1 AND state = 'submitting'
                 """, [id, .text(Timestamp.string(at)), counts ? 1 : 0, .text(record.detail), .text(record.coltCode), .text(ended)])
         case .unresolved:
             changed = try db.run("""
                 UPDATE requests SET state = 'unresolved', next_attempt_at = NULL, outcome_unknown = 1, last_error = ?2,
                     attention = ?2, updated_at = ?3
-                WHERE id = ?1
+                WHERE id = ?1 AND state = 'submitting'
                 """, [id, .text(record.detail), .text(ended)])
         case .retry(let at, let counts):
             changed = try db.run("""
                 UPDATE requests SET state = 'retrying', next_attempt_at = ?2, attempts = attempts + ?3,
                     outcome_unknown = max(outcome_unknown, ?4), last_error = ?5, colt_code = ?6, updated_at = ?7
-                WHERE id = ?1
+                WHERE id = ?1 AND state = 'submitting'
                 """, [id, .text(Timestamp.string(at)), counts ? 1 : 0, unknown, .text(record.detail),
                       .text(record.coltCode), .text(ended)])
         case .rejected(let code):
             changed = try db.run("""
                 UPDATE requests SET state = 'rejected', attempts = attempts + ?6, last_error = ?2, colt_code = ?3,
                     outcome_unknown = max(outcome_unknown, ?5), next_attempt_at = NULL, updated_at = ?4
-                WHERE id = ?1
+                WHERE id = ?1 AND state = 'submitting'
                 """, [id, .text(record.detail), .text(code), .text(ended), unknown, spent])
         case .resendNow:
             break
@@ -682,7 +686,7 @@ public struct RequestQueue: Sendable {
             changed = try db.run("""
                 UPDATE requests SET state = 'failed', attempts = attempts + ?5, last_error = ?2,
                     outcome_unknown = max(outcome_unknown, ?3), next_attempt_at = NULL, updated_at = ?4
-                WHERE id = ?1
+                WHERE id = ?1 AND state = 'submitting'
                 """, [id, .text(record.detail), unknown, .text(ended), spent])
         }
     return changed > 0

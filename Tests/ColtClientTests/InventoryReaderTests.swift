@@ -23,7 +23,7 @@ import Testing
               body: #"[{"number":"+442081324758","resourceStatus":"Activated","orderId":"O-1"},{"number":"+442081324759","resourceStatus":"Activated","orderId":"O-1"}]"#,
               statuses: ["Activated", "Activated"], orders: ["O-1", "O-1"]),
         Shape(name: "wrapped under an unknown key, cli and cliStatus",
-              body: #"{"result":{"cliList":[{"cli":"442081324758","cliStatus":"Quarantined"},{"cli":"+442081324759","cliStatus":"Quarantined","orderID":7}]},"errors":[]}"#,
+              body: #"{"result":{"cliList":[{"cli":"442081324758","cliStatus":"Quarantined"},{"cli":"+442081324759","cliStatus":"Quarantined","orderID":"7"}]},"errors":[]}"#,
               statuses: ["Quarantined", "Quarantined"], orders: [nil, "7"]),
         Shape(name: "telephoneNumber, status, order.id with its status",
               body: #"{"data":[{"telephoneNumber":{"number":"+442081324758"},"status":{"name":"Free"},"order":{"id":"A","status":"Completed"}},{"telephoneNumber":"+442081324759","status":"Free"}]}"#,

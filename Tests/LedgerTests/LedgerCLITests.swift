@@ -126,6 +126,7 @@ struct Ledger {
         #expect(try ledger.cli("enqueue", "--csv", "-", input: csv).status == 0)
         try ledger.sql("""
             UPDATE requests SET created_at = '2026-01-01T00:00:00.000Z' WHERE id = 1;
+            UPDATE requests SET state = 'submitting' WHERE id IN (2, 4);
             UPDATE requests SET state = 'retrying', attempts = 2, next_attempt_at = '2030-01-01T00:00:00.000Z', created_at = '2026-01-02T00:00:00.000Z' WHERE id = 2;
             UPDATE requests SET state = 'submitting' WHERE id = 3;
             UPDATE requests SET state = 'in_progress', order_id = 'ORD-1', order_status = 'In progress', attempts = 1, next_check_at = '2030-01-01T00:00:00.000Z' WHERE id = 3;
@@ -219,12 +220,14 @@ struct Ledger {
         let csv = "action,country,range_start\n" + (0..<6).map { "return,GB,+4420813247\(60 + $0)" }.joined(separator: "\n")
         #expect(try ledger.cli("enqueue", "--csv", "-", input: csv).status == 0)
         try ledger.sql("""
+            UPDATE requests SET state = 'submitting' WHERE id = 2;
             UPDATE requests SET state = 'retrying', last_error = 'HTTP 503', outcome_unknown = 1, tracking_id = 't-2', next_attempt_at = '2030-01-01T00:00:00.000Z' WHERE id = 2;
             UPDATE requests SET state = 'submitting', tracking_id = 't-3' WHERE id = 3;
             UPDATE requests SET state = 'submitting', tracking_id = 't-4' WHERE id = 4;
             UPDATE requests SET state = 'in_progress', order_id = 'ORD-4', next_check_at = '2030-01-01T00:00:00.000Z' WHERE id = 4;
             UPDATE requests SET state = 'submitting', tracking_id = 't-5' WHERE id = 5;
             UPDATE requests SET state = 'completed', order_id = 'ORD-5' WHERE id = 5;
+            UPDATE requests SET state = 'submitting' WHERE id = 6;
             UPDATE requests SET state = 'failed' WHERE id = 6;
             """)
 
@@ -260,6 +263,7 @@ struct Ledger {
         let csv = "action,country,range_start\n" + (0..<4).map { "return,GB,+4420813247\(60 + $0)" }.joined(separator: "\n")
         #expect(try ledger.cli("enqueue", "--csv", "-", input: csv).status == 0)
         try ledger.sql("""
+            UPDATE requests SET state = 'submitting' WHERE id IN (1, 2);
             UPDATE requests SET state = 'rejected', tracking_id = 'old-1', attempts = 1, colt_code = 'BAD', last_error = 'HTTP 400 from Colt: bad profile', first_attempt_at = '2026-11-01T00:00:00.000Z' WHERE id = 1;
             INSERT INTO attempts (request_id, attempt, tracking_id, started_at, ended_at, http_status, outcome) VALUES (1, 1, 'old-1', '2026-11-01T00:00:00.000Z', '2026-11-01T00:00:01.000Z', 400, 'rejected');
             UPDATE requests SET state = 'failed', tracking_id = 'old-2', attempts = 12, outcome_unknown = 1, first_attempt_at = '2026-11-01T00:00:00.000Z' WHERE id = 2;
@@ -311,7 +315,7 @@ struct Ledger {
             // The way the daemon goes: through submitting; with the times a waiting row needs.
             let times = ", next_attempt_at = '2030-01-01T00:00:00.000Z', next_check_at = '2030-01-01T00:00:00.000Z', order_id = 'ORD-P'"
             for id in [index + 1, index + 1 + states.count] {
-                if state != "queued" { updates += "UPDATE requests SET state = 'submitting' WHERE id = \(id);\n" }
+                if !["queued", "invalid", "cancelled", "submitting"].contains(state) { updates += "UPDATE requests SET state = 'submitting' WHERE id = \(id);\n" }
                 updates += "UPDATE requests SET state = '\(state)'\(times) WHERE id = \(id);\n"
             }
             updates += "UPDATE requests SET updated_at = '2020-01-01T00:00:00.000Z' WHERE id = \(index + 1);\n"
@@ -351,6 +355,7 @@ func ids(_ table: String) -> [Int] {
         defer { ledger.remove() }
         try ledger.sql("""
             INSERT INTO requests (action, country, range_start, tracking_id) VALUES ('return', 'GB', '+442081324758', 'first-id');
+            UPDATE requests SET state = 'submitting' WHERE id = 1;
             UPDATE requests SET state = 'failed', attempts = 12, outcome_unknown = 1, last_error = 'gave up after 12 attempts: HTTP 503' WHERE id = 1;
             """)
         let before = try ledger.snapshot()

@@ -46,6 +46,23 @@ import TestSupport
         try refused("UPDATE requests SET next_check_at = 'garbage' WHERE id = 1", "requests.next_check_at")
     }
 
+    /// Walking around the rules in two steps, or replacing the row, fails too.
+    @Test func noTwoStepWalksNorReplacements() throws {
+        try accept(1, tracking: "t-1")
+        try refused("INSERT OR REPLACE INTO requests (id, action, country, range_start) VALUES (1, 'return', 'GB', '+442081324758')", "requests.id")
+        try refused("UPDATE OR REPLACE requests SET id = 1 WHERE id = 2", "requests.id cannot change")
+        try refused("UPDATE requests SET state = 'cancelled' WHERE id = 1", "requests.state")
+        // A row whose outcome is unknown cannot be made to look known.
+        #expect(try sqlite3(path, """
+            UPDATE requests SET state = 'submitting', tracking_id = 't-2' WHERE id = 2;
+            UPDATE requests SET state = 'reconciling', outcome_unknown = 1, next_attempt_at = '2026-12-01T00:00:00.000Z' WHERE id = 2;
+            """).status == 0)
+        try refused("UPDATE requests SET state = 'retrying', outcome_unknown = 0 WHERE id = 2", "requests.")
+        try refused("UPDATE requests SET outcome_unknown = 0 WHERE id = 2", "requests.outcome_unknown", "retry --force")
+        try refused("UPDATE requests SET next_attempt_at = date('now') WHERE id = 2", "requests.next_attempt_at")
+        try refused("UPDATE sent_tracking_ids SET tracking_id = 'x' || tracking_id", "cannot change")
+    }
+
     @Test func aQueuedRowCannotPassForAccepted() throws {
         try refused("UPDATE requests SET state = 'in_progress' WHERE id = 1", "requests.state", "colt-orders cancel", "colt-orders retry")
         try refused("UPDATE requests SET state = 'completed', order_id = 'ORD-X' WHERE id = 1", "requests.state")
