@@ -14,7 +14,7 @@ import TestSupport
         let harness = try await DaemonHarness.start {
             $0.inventory = activated(numbers)
             $0.trackingIDMode = mode
-            $0.faults = [.latency(milliseconds: 40, path: .order), .fault(.createThenDrop, probability: 0.05)]
+            $0.faults = [.latency(milliseconds: 80, path: .order), .fault(.createThenDrop, probability: 0.05)]
         }
         defer { Task { await harness.stop() } }
         try harness.createSchema()
@@ -22,7 +22,7 @@ import TestSupport
 
         var kills = 0
         var generator = SystemRandomNumberGenerator()
-        while kills < 6, try harness.value("SELECT count(*) FROM requests WHERE state IN ('queued', 'submitting', 'retrying')") != "0" {
+        while kills < 6, try harness.value("SELECT count(*) FROM requests WHERE state IN ('queued', 'submitting', 'retrying', 'reconciling')") != "0" {
             let daemon = try harness.launch("run", name: "run\(kills)")
             try await Task.sleep(for: .milliseconds(Int64.random(in: 150...600, using: &generator)))
             daemon.signal(SIGKILL)
