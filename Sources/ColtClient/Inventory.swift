@@ -204,6 +204,23 @@ public enum InventoryAnswer: Sendable, Equatable {
     case unauthorized
 }
 
+extension InventoryAnswer {
+    /// The evidence as compact JSON for the journal (what could not be read, in words).
+    public var evidence: String? {
+        switch self {
+        case .read(let inventory): inventory.evidenceJSON
+        case .couldNotTell(let why): "{\"error\":\(JSONValue.quotedString(why))}"
+        case .unauthorized: "{\"error\":\"HTTP 401\"}"
+        }
+    }
+
+    /// The inventory in one line, when it was read.
+    public var summary: String? {
+        if case let .read(inventory) = self { return inventory.summary }
+        return nil
+    }
+}
+
 /// Reads the answers of `GET /numberManagement/v1/Number` by meaning, since Colt has not
 /// published their field names: the list of numbers may be the whole answer or wrapped under
 /// any key, and each item's number, status and order go by several plausible names.

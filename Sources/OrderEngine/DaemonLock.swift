@@ -17,9 +17,8 @@ public final class DaemonLock: Sendable {
     /// The byte of the database file that is locked: just below SQLite's own lock bytes, which
     /// start at 1 GiB (`PENDING_BYTE`), so neither SQLite nor the sqlite3 CLI ever meets it.
     static let databaseLockOffset: Int = 0x4000_0000 - 16
-    /// Linux's `F_OFD_SETLK` and `F_OFD_GETLK` (not exported to Swift).
+    /// Linux's `F_OFD_SETLK` (not exported to Swift).
     static let ofdSetLock: Int32 = 37
-    static let ofdGetLock: Int32 = 36
 
     /// Who holds a database's lock.
     public struct Holder: Sendable, Equatable {

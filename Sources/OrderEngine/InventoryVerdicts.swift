@@ -131,21 +131,6 @@ enum CompletionVerdict: Equatable, Sendable {
 }
 
 extension InventoryAnswer {
-    /// The evidence as compact JSON for the journal (what could not be read, in words).
-    var evidence: String? {
-        switch self {
-        case .read(let inventory): inventory.evidenceJSON
-        case .couldNotTell(let why): "{\"error\":\(JSONText.quoted(why))}"
-        case .unauthorized: "{\"error\":\"HTTP 401\"}"
-        }
-    }
-
-    /// The inventory in one line, when it was read.
-    var summary: String? {
-        if case let .read(inventory) = self { return inventory.summary }
-        return nil
-    }
-
     /// Per-number runs for `order_numbers`, when the inventory was read.
     func runs(for request: OrderRequest) -> [NumberRun] {
         guard case let .read(inventory) = self else { return [] }
@@ -155,21 +140,5 @@ extension InventoryAnswer {
                              orderID: run.state.orderID, orderStatus: run.state.orderStatus,
                              expected: run.state.status.map { NumberStatusRules.isTarget($0, of: request.action, country: request.country) } ?? false)
         }
-    }
-}
-
-/// JSON string quoting for the few bits of JSON the engine writes itself.
-enum JSONText {
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
