@@ -220,6 +220,8 @@ BEGIN
            OR (OLD.state = 'unresolved' AND NEW.state = 'cancelled'));
     SELECT RAISE(ABORT, 'requests.outcome_unknown: an attempt''s outcome was unknown, so Colt may hold an order; only colt-orders retry --force ID (a new tracking id) clears it, once you have checked with Colt')
         WHERE OLD.outcome_unknown = 1 AND NEW.outcome_unknown IS NOT 1 AND NOT (NEW.state = 'queued' AND OLD.state IN ('rejected', 'failed', 'unresolved'));
+    SELECT RAISE(ABORT, 'requests.outcome_unknown: a reconciling row is one whose outcome is unknown (1)')
+        WHERE NEW.state = 'reconciling' AND NEW.outcome_unknown IS NOT 1;
     SELECT RAISE(ABORT, 'requests.order_id: an in_progress row must keep the order id Colt gave it')
         WHERE NEW.state = 'in_progress' AND NEW.order_id IS NULL AND NEW.attention IS NULL;
     SELECT RAISE(ABORT, 'requests.order_id: cannot change once Colt gave it')

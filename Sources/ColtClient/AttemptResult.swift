@@ -129,6 +129,11 @@ public struct AttemptResult: Sendable {
     /// How long the exchange took.
     public var duration: Duration
 
+    /// Whether this attempt may have created an order although no order id came back: its
+    /// outcome is unknown (``AttemptOutcome/mayHaveCreatedOrder``), or libcurl sent the request
+    /// more than once (an earlier copy may have been processed, whatever this answer says).
+    public var mayHaveCreatedOrder: Bool { outcome.mayHaveCreatedOrder || sends > 1 }
+
     /// A result of the given parts.
     public init(
         outcome: AttemptOutcome, httpStatus: Int? = nil, coltError: ColtErrorBody? = nil, retryAfter: Duration? = nil,

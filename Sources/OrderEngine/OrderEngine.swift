@@ -375,7 +375,7 @@ public struct OrderEngine: Service {
         var claim = claim
         var result: AttemptResult
         do {
-            if claim.mustReconcile {
+            if claim.outcomeUnknown {
                 let started = Date()
                 let reading = try await read(claim)
                 guard let next = try await afterReading(claim, reading, started: started, state: state) else {
@@ -513,21 +513,9 @@ public struct OrderEngine: Service {
         let now = Date()
         let age = now.timeIntervalSince(claim.firstAttemptAt)
         metrics.reconciled(reading.verdict)
-        var transition: AttemptRecord.Transition
-        switch reading.verdict {
-        case .adopt(let id, let status):
-            transition = .accepted(orderID: id, orderStatus: status ?? "In progress")
-        case .done(let id, let status):
-            transition = .completed(orderID: id, orderStatus: status ?? "Completed")
-        case .notCreated where claim.attempt > policy.maxAttempts || age >= policy.maxAge.seconds:
-            transition = .failed
-        case .notCreated:
-            transition = .resendNow
-        case .unclear:
-            transition = age >= policy.maxAge.seconds
-                ? .unresolved
-                : .reconcile(at: now.addingTimeInterval(reconcileDelay(claim, policy: policy).seconds), countsAsAttempt: false)
-        }
+        let budgetSpent = claim.attempt > policy.maxAttempts || age >= policy.maxAge.seconds
+        let transition = transition(after: reading.verdict, claim, now: now, policy: policy,
+                                    notCreated: budgetSpent ? .failed : .resendNow, countsAsAttempt: false)
         var detail = reading.words
         switch transition {
         case .failed:
@@ -548,6 +536,24 @@ public struct OrderEngine: Service {
         logReading(claim, reading, transition: transition)
         guard transition == .resendNow else { return nil }
         return try await recorder.reopen(claim)
+    }
+
+    /// Where a reading of the inventory leaves a row (invariant 9): the order it shows is the
+    /// row's; work already done is completed; nothing created leads to `notCreated`; anything
+    /// else is read again later, or `unresolved` past retry.max_age.
+    private func transition(after verdict: ReconcileVerdict, _ claim: ClaimedRequest, now: Date, policy: RetryPolicy,
+                            notCreated: AttemptRecord.Transition, countsAsAttempt: Bool) -> AttemptRecord.Transition {
+        switch verdict {
+        case .adopt(let id, let status):
+            return .accepted(orderID: id, orderStatus: status ?? "In progress")
+        case .done(let id, let status):
+            return .completed(orderID: id, orderStatus: status ?? "Completed")
+        case .notCreated:
+            return notCreated
+        case .unclear:
+            if now.timeIntervalSince(claim.firstAttemptAt) >= policy.maxAge.seconds { return .unresolved }
+            return .reconcile(at: now.addingTimeInterval(reconcileDelay(claim, policy: policy).seconds), countsAsAttempt: countsAsAttempt)
+        }
     }
 
     /// The wait before the next inventory read of a row that could not be reconciled.
@@ -593,7 +599,7 @@ public struct OrderEngine: Service {
     {
         let now = Date()
         let policy = await state.configuration.retry
-        let unknown = claim.outcomeUnknown || result.outcome.mayHaveCreatedOrder || result.sends > 1
+        let unknown = claim.outcomeUnknown || result.mayHaveCreatedOrder
         switch result.outcome {
         case .accepted(let orderID):
             await state.apiAnswered()
@@ -605,7 +611,7 @@ public struct OrderEngine: Service {
             // refuses the repeat because the numbers have moved on.
             // (Even when a read just before this send showed nothing: the lost request may have
             // been processed since, and this refusal be the sign of it.)
-            guard result.sends > 1 || claim.outcomeUnknown else {
+            guard unknown else {
                 return (.rejected(coltCode: result.coltError?.code), nil)
             }
             let reading: Reading
@@ -615,18 +621,9 @@ public struct OrderEngine: Service {
                 reading = Reading(answer: .couldNotTell("no token: \(error.detail)"), verdict: .unclear("no token: \(error.detail)"),
                                   words: "could not reconcile: no token: \(error.detail)")
             }
-            let age = now.timeIntervalSince(claim.firstAttemptAt)
-            switch reading.verdict {
-            case .adopt(let id, let status):
-                return (.accepted(orderID: id, orderStatus: status ?? "In progress"), reading)
-            case .done(let id, let status):
-                return (.completed(orderID: id, orderStatus: status ?? "Completed"), reading)
-            case .notCreated:
-                return (.rejected(coltCode: result.coltError?.code), reading)
-            case .unclear:
-                if age >= policy.maxAge.seconds { return (.unresolved, reading) }
-                return (.reconcile(at: now.addingTimeInterval(reconcileDelay(claim, policy: policy).seconds), countsAsAttempt: true), reading)
-            }
+            // Nothing was created: the refusal is final. (The refused send spent its attempt.)
+            return (transition(after: reading.verdict, claim, now: now, policy: policy,
+                               notCreated: .rejected(coltCode: result.coltError?.code), countsAsAttempt: true), reading)
         case .unauthorized:
             // A second 401 with a fresh token: the credentials are wrong. Pause everything.
             let until = now.addingTimeInterval(await state.configuration.credentialsRetryInterval.seconds)
@@ -679,7 +676,7 @@ public struct OrderEngine: Service {
             coltCode: result.coltError?.code, coltReason: result.coltError?.reason, coltMessage: result.coltError?.message,
             detail: detail, responseBody: result.responseBody.isEmpty ? nil : result.responseBody,
             durationMilliseconds: Int(result.duration.seconds * 1000),
-            mayHaveCreatedOrder: result.outcome.mayHaveCreatedOrder || result.sends > 1 || outcome == "interrupted", transition: transition)
+            mayHaveCreatedOrder: result.mayHaveCreatedOrder || outcome == "interrupted", transition: transition)
     }
 
     private func log(_ claim: ClaimedRequest, result: AttemptResult, transition: AttemptRecord.Transition, words: String?) {

@@ -13,15 +13,14 @@ public struct ClaimedRequest: Sendable {
     public var attempt: Int
     /// The journal row opened for this attempt in `attempts`.
     public var journalID: Int64
-    /// Whether an earlier attempt under this tracking id may have created an order. The one
-    /// source of truth for it is the row's `outcome_unknown` column, set by every transition
-    /// whose ``AttemptRecord/mayHaveCreatedOrder`` is true.
+    /// Whether an earlier attempt under this tracking id may have created an order, so that
+    /// Colt's inventory must be read before anything is sent (invariant 9). The one source of
+    /// truth for it is the row's `outcome_unknown` column: set by every transition whose
+    /// ``AttemptRecord/mayHaveCreatedOrder`` is true and by every `reconciling` row, and cleared
+    /// only by `colt-orders retry`.
     public var outcomeUnknown: Bool
     /// When the current tracking id was first sent (now, for a first attempt).
     public var firstAttemptAt: Date
-    /// Whether the row was claimed from `reconciling`: Colt's inventory must be read before
-    /// anything is sent (invariant 9).
-    public var mustReconcile: Bool = false
     /// Inventory reads already spent reconciling this tracking id.
     public var lookups: Int = 0
     /// The row's `last_error` when it was claimed: what went wrong last time.
@@ -305,14 +304,14 @@ public struct RequestQueue: Sendable {
                     // A candidate overlapping one claimed just before it in this batch waits too.
                     guard let row = try db.first("""
                         SELECT action, country, range_start, range_end, service_profile, tracking_id, attempts,
-                               outcome_unknown, first_attempt_at, state, lookups, last_error,
+                               outcome_unknown, first_attempt_at, lookups, last_error,
                                typeof(range_start) = 'text' AND typeof(range_end) IN ('text', 'null')
                         FROM requests r WHERE id = ?1 AND \(Self.free)
                         """, [.integer(id)], { row in
                             (action: row.text(0), country: row.text(1), start: row.text(2), end: row.text(3),
                              profile: row.text(4), trackingID: row.text(5), attempts: row.int(6),
-                             unknown: row.int(7) != 0, firstAttempt: row.text(8), reconcile: row.text(9) == "reconciling",
-                             lookups: row.int(10), lastError: row.text(11), text: row.int(12) != 0)
+                             unknown: row.int(7) != 0, firstAttempt: row.text(8),
+                             lookups: row.int(9), lastError: row.text(10), text: row.int(11) != 0)
                         })
                     else { continue }
                     let request: OrderRequest
@@ -328,7 +327,7 @@ public struct RequestQueue: Sendable {
                         trackingID = try row.trackingID.map { text throws(ValidationError) in try TrackingID(validating: text) }
                             ?? TrackingID.random()
                         // Only before the first send: a row Colt may already hold is never made invalid.
-                        guard request.range.count <= UInt64(maxRangeSize) || row.attempts > 0 || row.unknown || row.reconcile else {
+                        guard request.range.count <= UInt64(maxRangeSize) || row.attempts > 0 || row.unknown else {
                             throw ValidationError(column: "range_end", problem: "the range holds \(request.range.count) numbers, more than submit.max_range_size (\(maxRangeSize)); split it into smaller ranges, or raise the setting")
                         }
                     } catch {
@@ -348,7 +347,7 @@ public struct RequestQueue: Sendable {
                     batch.claimed.append(ClaimedRequest(
                         id: id, request: request, trackingID: trackingID, attempt: row.attempts + 1,
                         journalID: db.lastInsertedRowID, outcomeUnknown: row.unknown, firstAttemptAt: firstAttempt,
-                        mustReconcile: row.unknown || row.reconcile, lookups: row.lookups, lastError: row.lastError))
+                        lookups: row.lookups, lastError: row.lastError))
                 }
                 return batch
             }

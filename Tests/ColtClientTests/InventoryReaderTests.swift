@@ -160,7 +160,6 @@ import Testing
         #expect(inventory.pages == 10)
         #expect(inventory.runs.map(\.first) == ["+442081320000", "+442081320007", "+442081320008"])
         #expect(inventory.statuses.map(\.numbers) == [1, 9999] || inventory.statuses.map(\.numbers) == [9999, 1])
-        #expect(MemoryLayout<UInt16>.size + MemoryLayout<UInt32>.size == 6, "six bytes per number")
     }
 
     @Test func aRangeTooLargeIsNotRead() async throws {
