@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // C libraries, through pkg-config, with small shims over their variadic functions.
@@ -79,11 +80,25 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
-        // The daemon's HTTP status endpoint: health, readiness, the ledger as JSON, Prometheus metrics.
+        // The operator's web pages, rendered on the server: templates, view models, SVG plots.
+        .target(
+            name: "OperatorPages",
+            dependencies: ["OrderStore", "ColtModel", .product(name: "Mustache", package: "swift-mustache")],
+            resources: [
+                .embedInCode("Templates/head.mustache"), .embedInCode("Templates/foot.mustache"),
+                .embedInCode("Templates/overview.mustache"), .embedInCode("Templates/ledger.mustache"),
+                .embedInCode("Templates/request.mustache"), .embedInCode("Templates/problem.mustache"),
+                .embedInCode("Templates/style.css"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The daemon's HTTP status endpoint: health, readiness, the ledger as JSON and as web
+        // pages (with authentication off loopback), Prometheus metrics.
         .target(
             name: "StatusServer",
             dependencies: [
-                "OrderStore", "ColtClient",
+                "OrderStore", "ColtClient", "OrderEngine", "OperatorPages",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -134,6 +149,11 @@ let package = Package(
         .testTarget(
             name: "OrderEngineTests",
             dependencies: ["OrderEngine", "ColtClient", "ColtModel", "OrderStore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "OperatorPagesTests",
+            dependencies: ["OperatorPages", "OrderStore"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -13,6 +13,23 @@ public actor TokenProvider {
 
     /// How many token fetches were started (successful or not).
     public private(set) var refreshCount = 0
+    /// The last fetch's failure in words, until a fetch succeeds.
+    private var lastFailure: String?
+
+    /// What the provider holds, for the operator's page; never the token itself.
+    public struct Condition: Sendable, Equatable {
+        /// How long the cached token is still valid; `nil` when none is cached (or it expired).
+        public var validFor: Duration?
+        /// The last fetch's failure in words, when the last fetch failed.
+        public var lastFailure: String?
+        public var refreshCount: Int
+    }
+
+    /// The cached token's remaining life and the last fetch's failure. Fetches nothing.
+    public var condition: Condition {
+        let left = cached.map { now().duration(to: $0.expiresAt) }
+        return Condition(validFor: left.flatMap { $0 > .zero ? $0 : nil }, lastFailure: lastFailure, refreshCount: refreshCount)
+    }
 
     /// A provider that fetches tokens through `api`.
     public init(api: ColtAPI, logger: Logger) {
@@ -51,7 +68,13 @@ public actor TokenProvider {
         let result = await task.value
         if inflight?.id == id {
             inflight = nil
-            if case let .success(token) = result { cached = token }
+            switch result {
+            case let .success(token):
+                cached = token
+                lastFailure = nil
+            case let .failure(error):
+                lastFailure = error.detail
+            }
         }
         switch result {
         case let .success(token):

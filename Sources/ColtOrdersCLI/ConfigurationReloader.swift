@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OrderEngine
 import ServiceLifecycle
+import StatusServer
 import Synchronization
 import UnixSignals
 
@@ -12,7 +13,7 @@ import UnixSignals
 /// - Applied at once: `submit.*`, `retry.*`, `backoff.*`, `credentials.retry_interval` (the
 ///   engine takes them at its next turn) and `log.level`. Each change is logged (notice).
 /// - Logged as needing a restart (warning), the running value kept: `database.path`, `api.*`
-///   (the client secret too).
+///   (the client secret too), `retention.days` and `status.*` (the status credentials too).
 /// - A configuration with problems is refused: each problem is logged, and the running
 ///   configuration stays as it was.
 ///
@@ -126,6 +127,8 @@ extension Settings {
         compare("log.level", true, \.logLevel) { $0.rawValue }
         compare("retention.days", false, \.retentionDays) { $0.map(String.init) ?? "(off)" }
         compare("status.listen", false, \.statusListen) { $0.map { "\($0)" } ?? "(off)" }
+        compare("status.auth_file", false, \.statusCredentials) { $0.map { "users \($0.userNames.joined(separator: " "))" } ?? "(none)" }
+        compare("status.allow_actions", false, \.statusAllowActions)
         if let index = changes.firstIndex(where: { $0.key == "api.client_secret_file" }) {
             changes[index].old = "(the secret read at start)"
             changes[index].new = "(a different secret)"

@@ -23,12 +23,15 @@ enum LedgerServices {
 
     /// The services to run beside the engine (first in the group, so they stop after it).
     static func make(settings: Settings, database: Database, tokens: TokenProvider, registry: PrometheusCollectorRegistry?,
-                     lock: DaemonLock, logger: Logger) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+                     lock: DaemonLock, condition: EngineCondition, logger: Logger) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let address = settings.statusListen, let registry {
             do {
+                let options = StatusServer.Options(credentials: settings.statusCredentials, allowActions: settings.statusAllowActions,
+                                                   condition: condition)
                 let server = try StatusServer(address: address, databasePath: settings.databasePath, tokens: tokens, registry: registry,
-                                              logger: logger, lockHeld: { [lock] in FileManager.default.fileExists(atPath: lock.path) })
+                                              logger: logger, options: options,
+                                              lockHeld: { [lock] in FileManager.default.fileExists(atPath: lock.path) })
                 services.append(.init(service: server))
             } catch {
                 throw CleanExit.message("colt-orders: status endpoint: \(error)", code: 1)

@@ -173,7 +173,7 @@ enum Daemon {
         }
         // The status endpoint and retention, when configured (both off by default).
         let ledgerServices = try LedgerServices.make(settings: settings, database: database, tokens: tokens, registry: metricsRegistry,
-                                                     lock: lock, logger: logger)
+                                                     lock: lock, condition: engine.condition, logger: logger)
         logger.info("colt-orders started", metadata: [
             "database": "\(settings.databasePath)", "api": "\(settings.client.baseURL)", "pid": "\(getpid())",
             "max_in_flight": "\(settings.engine.maxInFlight)", "rate_per_second": "\(settings.engine.ratePerSecond)",

@@ -20,6 +20,10 @@ struct Settings: Sendable {
     var retentionDays: Int? = nil
     /// Where the HTTP status endpoint listens; `nil`: it is off.
     var statusListen: StatusListenAddress? = nil
+    /// Who may use the status endpoint (`status.auth_file`); `nil`: no authentication, loopback only.
+    var statusCredentials: StatusCredentials? = nil
+    /// Whether the web page may cancel and retry (`status.allow_actions`).
+    var statusAllowActions = false
     /// Things that work but should be fixed (a secret file others can read), in words.
     var warnings: [String] = []
 
@@ -60,8 +64,9 @@ struct Settings: Sendable {
         Key(name: "tracking.stall_after", help: "seconds after which an order still in progress is flagged as stalled", defaultValue: "432000"),
         Key(name: "log.level", help: "trace, debug, info, notice, warning, error or critical", defaultValue: "info"),
         Key(name: "retention.days", help: "prune settled rows (and their attempts) older than this many days, hourly; unset: never", defaultValue: nil),
-        Key(name: "status.listen", help: "HOST:PORT for the HTTP status endpoint (/healthz /readyz /orders /metrics); unset: off", defaultValue: nil),
-        Key(name: "status.allow_non_loopback", help: "let status.listen be a non-loopback address (the endpoint has no authentication)", defaultValue: "false"),
+        Key(name: "status.listen", help: "HOST:PORT for the HTTP status endpoint and the operator's web page (/ /ledger /healthz /readyz /orders /metrics); unset: off", defaultValue: nil),
+        Key(name: "status.auth_file", help: "a file of name:password lines: every status endpoint then asks for HTTP Basic authentication; needed off loopback (default: $CREDENTIALS_DIRECTORY/status-users under systemd, when present)", defaultValue: nil),
+        Key(name: "status.allow_actions", help: "let the web page cancel and retry requests (needs status.auth_file)", defaultValue: "false"),
     ]
 
     /// A configuration that cannot work, with every problem found.
@@ -83,6 +88,11 @@ struct Settings: Sendable {
         if values["api.client_secret_file"] == nil, let directory = environment["CREDENTIALS_DIRECTORY"] {
             values["api.client_secret_file"] = ("\(directory)/client-secret", "systemd credential client-secret")
         }
+        if values["status.auth_file"] == nil, let directory = environment["CREDENTIALS_DIRECTORY"],
+           FileManager.default.fileExists(atPath: "\(directory)/status-users") {
+            values["status.auth_file"] = ("\(directory)/status-users", "systemd credential status-users")
+        }
+        if environment["COLT_ORDERS_STATUS_ALLOW_NON_LOOPBACK"] != nil { problems.append(Self.retiredAllowNonLoopback) }
 
         var reader = Reader(values: values)
         let databasePath = reader.string("database.path")
@@ -113,7 +123,7 @@ struct Settings: Sendable {
         engine.tracking.stallAfter = reader.seconds("tracking.stall_after", 1...31_536_000) ?? engine.tracking.stallAfter
         let level = reader.logLevel()
         let retentionDays = !reader.values.keys.contains("retention.days") ? nil : reader.integer("retention.days", 1...36_500)
-        let statusListen = reader.statusListen()
+        let (statusListen, statusCredentials, statusAllowActions) = reader.status()
 
         problems += reader.problems
         if clientID == nil || clientID == "" { problems.append("api.client_id: missing; set it in the file, COLT_ORDERS_API_CLIENT_ID or --client-id") }
@@ -122,7 +132,7 @@ struct Settings: Sendable {
         guard problems.isEmpty, let databasePath, let level else { throw Problems(list: problems) }
         return Settings(databasePath: databasePath, client: client, engine: engine, logLevel: level,
                         resolved: reader.resolved, retentionDays: retentionDays, statusListen: statusListen,
-                        warnings: reader.warnings)
+                        statusCredentials: statusCredentials, statusAllowActions: statusAllowActions, warnings: reader.warnings)
     }
 
     /// Every value given, by key, with where it came from: the file, then the environment,
@@ -169,6 +179,8 @@ struct Settings: Sendable {
                 let key = prefix.isEmpty ? name : "\(prefix).\(name)"
                 if let nested = value as? [String: Any] {
                     walk(nested, prefix: key)
+                } else if key == "status.allow_non_loopback" {
+                    problems.append("\(path): \(retiredAllowNonLoopback)")
                 } else if !known.contains(key) {
                     let suggestion = known.min { distance($0, key) < distance($1, key) }.flatMap { distance($0, key) <= 4 ? $0 : nil }
                     problems.append("\(path): unknown setting '\(key)'" + (suggestion.map { "; did you mean '\($0)'?" } ?? ""))
@@ -178,7 +190,7 @@ struct Settings: Sendable {
                     result[key] = text
                 } else if let number = value as? NSNumber, String(cString: number.objCType) == "c" {
                     // A JSON true or false: only a yes-or-no setting takes one (never read as 1 or 0).
-                    if key == "status.allow_non_loopback" {
+                    if key == "status.allow_actions" {
                         result[key] = number.boolValue ? "true" : "false"
                     } else {
                         problems.append("\(path): \(key) must be a number or a string, not \(number.boolValue ? "true" : "false")")
@@ -193,6 +205,8 @@ struct Settings: Sendable {
         walk(root, prefix: "")
         return (result, problems)
     }
+
+    static let retiredAllowNonLoopback = "status.allow_non_loopback is no longer a setting: off loopback the status endpoint needs authentication, so set status.auth_file to a file of name:password lines instead"
 
     /// Levenshtein distance, for "did you mean".
     private static func distance(_ a: String, _ b: String) -> Int {
@@ -309,21 +323,38 @@ private struct Reader {
         return Secret(text)
     }
 
-    mutating func statusListen() -> StatusListenAddress? {
-        var allow = false
-        if let (value, source) = raw("status.allow_non_loopback") {
-            switch value.lowercased() {
-            case "true", "1", "yes": allow = true
-            case "false", "0", "no": allow = false
-            default: problems.append("status.allow_non_loopback (from \(source)): must be true or false, not '\(value)'")
+    /// `status.listen`, `status.auth_file` and `status.allow_actions`, checked together: off
+    /// loopback, and for actions, the endpoint needs its credentials file.
+    mutating func status() -> (StatusListenAddress?, StatusCredentials?, Bool) {
+        var credentials: StatusCredentials?
+        if let (path, source) = raw("status.auth_file") {
+            do {
+                credentials = try StatusCredentials(path: path)
+                var info = stat()
+                if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
+                    warnings.append("status.auth_file (from \(source)): '\(path)' can be read by its group or by others (mode \(String(info.st_mode & 0o777, radix: 8))); make it readable by the daemon's user alone: chmod 600 \(path)")
+                }
+            } catch {
+                problems.append("status.auth_file (from \(source)): \(error)")
             }
         }
-        guard let (value, source) = raw("status.listen") else { return nil }
-        switch StatusListenAddress.parse(value, allowNonLoopback: allow) {
-        case .success(let address): return address
+        var allowActions = false
+        if let (value, source) = raw("status.allow_actions") {
+            switch value.lowercased() {
+            case "true", "1", "yes": allowActions = true
+            case "false", "0", "no": allowActions = false
+            default: problems.append("status.allow_actions (from \(source)): must be true or false, not '\(value)'")
+            }
+            if allowActions, raw("status.auth_file") == nil {
+                problems.append("status.allow_actions (from \(source)): actions need signing in; set status.auth_file as well")
+            }
+        }
+        guard let (value, source) = raw("status.listen") else { return (nil, credentials, allowActions) }
+        switch StatusListenAddress.parse(value, allowNonLoopback: raw("status.auth_file") != nil) {
+        case .success(let address): return (address, credentials, allowActions)
         case .failure(let problem):
             problems.append("status.listen (from \(source)): \(problem)")
-            return nil
+            return (nil, credentials, allowActions)
         }
     }
 

@@ -14,6 +14,8 @@ actor EngineState {
 
     private(set) var configuration: EngineConfiguration
     private let wakeup: Wakeup
+    /// What the operator's page shows; written after every change below.
+    private let condition: EngineCondition
     private var breaker: GlobalBackoff
     private var limiter: RateLimiter
     private var credentialsPausedUntil: Date?
@@ -24,9 +26,10 @@ actor EngineState {
     private let fileChanged = Atomic<Bool>(false)
     private let completed = Atomic<Bool>(false)
 
-    init(configuration: EngineConfiguration, wakeup: Wakeup) {
+    init(configuration: EngineConfiguration, wakeup: Wakeup, condition: EngineCondition = EngineCondition()) {
         self.configuration = configuration
         self.wakeup = wakeup
+        self.condition = condition
         breaker = GlobalBackoff(policy: configuration.globalBackoff)
         limiter = RateLimiter(ratePerSecond: configuration.ratePerSecond, now: .now)
     }
@@ -107,12 +110,14 @@ actor EngineState {
     func started(_ count: Int, clock: ContinuousClock.Instant) {
         inFlight += count
         limiter.take(count, now: clock)
+        publish()
     }
 
     func finished() {
         inFlight -= 1
         completed.store(true, ordering: .sequentiallyConsistent)
         wakeup.signal()
+        publish()
     }
 
     // MARK: Outcomes
@@ -120,28 +125,46 @@ actor EngineState {
     /// Colt answered a request (accepted or refused it): the API works.
     func apiAnswered() {
         breaker.recordSuccess()
+        publish()
     }
 
-    /// A transient failure; returns the global pause when it opens the breaker.
-    func apiFailed(now: Date, retryAfter: Duration?) -> Duration? {
-        breaker.recordFailure(now: now, retryAfter: retryAfter)
+    /// A transient failure (`detail` in words); returns the global pause when it opens the breaker.
+    func apiFailed(now: Date, retryAfter: Duration?, detail: String) -> Duration? {
+        defer { publish(error: detail, at: now) }
+        return breaker.recordFailure(now: now, retryAfter: retryAfter)
     }
 
     /// The token endpoint failed: pause at once (no row is spent on it).
-    func tokenUnavailable(now: Date, retryAfter: Duration?) -> Duration {
+    func tokenUnavailable(now: Date, retryAfter: Duration?, detail: String) -> Duration {
         var pause: Duration?
         while pause == nil { pause = breaker.recordFailure(now: now, retryAfter: retryAfter) }
+        publish(error: detail, at: now)
         return pause!
     }
 
     /// Everything waits until `date` (a 429's Retry-After).
     func pauseAll(until date: Date) {
         breaker.pause(until: date)
+        publish()
     }
 
-    func pauseForCredentials(until date: Date) {
+    func pauseForCredentials(until date: Date, detail: String) {
         credentialsPausedUntil = max(credentialsPausedUntil ?? date, date)
         wakeup.signal()
+        publish(error: detail, at: Date())
+    }
+
+    /// Copies what the operator's page shows into ``condition``.
+    private func publish(error: String? = nil, at: Date? = nil) {
+        condition.update { [inFlight, breaker, credentialsPausedUntil] shown in
+            shown.inFlight = inFlight
+            shown.pausedUntil = breaker.pausedUntil
+            shown.credentialsPausedUntil = credentialsPausedUntil
+            if let error {
+                shown.lastError = error
+                shown.lastErrorAt = at
+            }
+        }
     }
 
     /// Stops the engine with `error` (the first one wins).

@@ -40,6 +40,8 @@ public struct OrderEngine: Service {
     let wakeup = Wakeup()
     let reloaded = ReloadBox()
     let metrics = EngineMetrics()
+    /// What the engine is doing, for the operator's page (the status endpoint).
+    public let condition = EngineCondition()
     let recorder: RecordBatcher
 
     /// - Parameter observer: told of the engine's progress (readiness, figures, liveness), for
@@ -67,7 +69,7 @@ public struct OrderEngine: Service {
     }
 
     public func run() async throws {
-        let state = EngineState(configuration: configuration, wakeup: wakeup)
+        let state = EngineState(configuration: configuration, wakeup: wakeup, condition: condition)
         for row in try await queue.recoverInterrupted(now: Date()) {
             logger.warning("resuming a request left in flight by a stopped daemon", metadata: [
                 "request": "\(row.id)", "tracking_id": "\(row.trackingID)", "state": "retrying",
@@ -80,6 +82,8 @@ public struct OrderEngine: Service {
         }
         defer { watcher.stop() }
         observer?.ready()
+        condition.update { $0.running = true }
+        defer { condition.update { $0.running = false } }
 
         try await withTaskCancellationOrGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
@@ -354,7 +358,7 @@ public struct OrderEngine: Service {
         switch error.kind {
         case .credentialsRejected:
             let until = Date().addingTimeInterval(await state.configuration.credentialsRetryInterval.seconds)
-            await state.pauseForCredentials(until: until)
+            await state.pauseForCredentials(until: until, detail: "Colt refused the client credentials: \(error.detail)")
             logger.critical("COLT REFUSED THE CLIENT CREDENTIALS: all submissions are paused. Fix the client id or the secret file, then restart the daemon", metadata: [
                 "error": "\(error.detail)", "retry_at": "\(Timestamp.string(until))",
             ])
@@ -362,7 +366,7 @@ public struct OrderEngine: Service {
                 await state.fail(Failure(description: "Colt refused the client credentials (\(error.detail)); nothing was sent. Check the client id and the secret file"))
             }
         case .unavailable:
-            let pause = await state.tokenUnavailable(now: Date(), retryAfter: error.retryAfter)
+            let pause = await state.tokenUnavailable(now: Date(), retryAfter: error.retryAfter, detail: "no token from Colt: \(error.detail)")
             logger.error("cannot get a token from Colt; submissions wait", metadata: [
                 "error": "\(error.detail)", "pause": "\(pause)",
             ])
@@ -627,7 +631,7 @@ public struct OrderEngine: Service {
         case .unauthorized:
             // A second 401 with a fresh token: the credentials are wrong. Pause everything.
             let until = now.addingTimeInterval(await state.configuration.credentialsRetryInterval.seconds)
-            await state.pauseForCredentials(until: until)
+            await state.pauseForCredentials(until: until, detail: "Colt answered 401 to a fresh token (request \(claim.id))")
             logger.critical("COLT REFUSED A FRESH TOKEN (HTTP 401 twice): all submissions are paused. Check the client id, the secret file and the API's base URL", metadata: [
                 "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "retry_at": "\(Timestamp.string(until))",
             ])
@@ -641,7 +645,7 @@ public struct OrderEngine: Service {
                 let pause = min(retryAfter, policy.maxDelay)
                 await state.pauseAll(until: now.addingTimeInterval(pause.seconds))
             }
-            if let pause = await state.apiFailed(now: now, retryAfter: result.retryAfter) {
+            if let pause = await state.apiFailed(now: now, retryAfter: result.retryAfter, detail: "request \(claim.id): \(result.detail)") {
                 metrics.globalPauses.increment()
                 logger.error("the Colt API is failing: every submission waits", metadata: [
                     "pause": "\(pause)", "last_error": "\(result.detail)",

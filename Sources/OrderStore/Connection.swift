@@ -279,6 +279,9 @@ public struct Row {
     /// The column as an `Int` (0 for NULL).
     public func int(_ column: Int32) -> Int { Int(integer(column)) }
 
+    /// The column as a floating-point number (0 for NULL).
+    public func double(_ column: Int32) -> Double { sqlite3_column_double(statement.pointer, column) }
+
     /// The column as text, `nil` for NULL.
     /// Reads every byte SQLite holds (an embedded NUL included, so that validation sees it
     /// instead of a shortened value); invalid UTF-8 is replaced.

@@ -184,17 +184,20 @@ public struct LedgerFilter: Sendable, Equatable {
     public var country: String?
     /// Only rows created at or after this time.
     public var since: Date?
+    /// Only rows created before this time.
+    public var createdBefore: Date?
     /// Keyset paging: only rows with an id below this one (the previous page's ``LedgerPage/nextBefore``).
     public var before: Int64?
     /// Rows per page.
     public var limit: Int
 
     public init(state: String? = nil, action: String? = nil, country: String? = nil, since: Date? = nil,
-                before: Int64? = nil, limit: Int = 50) {
+                createdBefore: Date? = nil, before: Int64? = nil, limit: Int = 50) {
         self.state = state
         self.action = action
         self.country = country
         self.since = since
+        self.createdBefore = createdBefore
         self.before = before
         self.limit = limit
     }
@@ -321,6 +324,7 @@ public enum Ledger {
         if let action = filter.action { add("action = ?", .text(action)) }
         if let country = filter.country { add("country = ?", .text(country)) }
         if let since = filter.since { add("created_at >= ?", .text(Timestamp.string(since))) }
+        if let until = filter.createdBefore { add("created_at < ?", .text(Timestamp.string(until))) }
         if let before = filter.before { add("id < ?", .integer(before)) }
         let limit = max(1, filter.limit)
         arguments.append(.integer(Int64(limit + 1)))

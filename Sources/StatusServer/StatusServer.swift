@@ -4,6 +4,8 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import OperatorPages
+import OrderEngine
 import OrderStore
 import Prometheus
 import ServiceLifecycle
@@ -37,7 +39,7 @@ public struct StatusListenAddress: Sendable, Equatable, CustomStringConvertible 
         }
         let address = StatusListenAddress(host: String(host), port: port)
         if !allowNonLoopback, !address.isLoopback {
-            return .failure(.init("'\(text)' is not a loopback address; the status endpoint shows the ledger without authentication, so it listens on loopback (127.0.0.1, ::1, localhost) unless status.allow_non_loopback is true"))
+            return .failure(.init("'\(text)' is not a loopback address; off loopback the status endpoint and its pages need authentication: set status.auth_file to a file of name:password lines (under systemd, a LoadCredential= credential named status-users), or listen on 127.0.0.1, ::1 or localhost"))
         }
         return .success(address)
     }
@@ -64,9 +66,29 @@ public struct StatusListenError: Error, Sendable, Equatable, CustomStringConvert
 ///   last showed per number, as JSON (404 when there is none).
 /// - `GET /metrics`: Prometheus text: the engine's swift-metrics figures, plus rows by state,
 ///   the oldest queued and retrying rows' ages, and token refreshes, read at scrape time.
+/// - The operator's web pages (``OperatorRoutes``): `/`, `/ledger`, `/requests/{id}`.
 ///
-/// It reads the database through its own read-only connection, so it never takes a write lock.
+/// It reads the database through its own read-only connection, so it never takes a write lock;
+/// only the pages' actions (off unless ``Options/allowActions``) write, through a second one.
+/// With ``Options/credentials`` every endpoint asks for HTTP Basic authentication; without
+/// them it listens on loopback only.
 public struct StatusServer: Service {
+    /// Who may use the endpoint and what the pages may do.
+    public struct Options: Sendable {
+        /// Users of the status credentials file; `nil`: no authentication (loopback only).
+        public var credentials: StatusCredentials?
+        /// Whether the request page offers cancel and retry (which also needs ``credentials``).
+        public var allowActions: Bool
+        /// What the engine is doing, for the overview; `nil` when no engine runs in this process.
+        public var condition: EngineCondition?
+
+        public init(credentials: StatusCredentials? = nil, allowActions: Bool = false, condition: EngineCondition? = nil) {
+            self.credentials = credentials
+            self.allowActions = allowActions
+            self.condition = condition
+        }
+    }
+
     let address: StatusListenAddress
     let database: Database
     let tokens: TokenProvider
@@ -75,20 +97,49 @@ public struct StatusServer: Service {
     let logger: Logger
     let gauges: LedgerGauges
     let readiness = TokenCheck()
+    let options: Options
+    let operatorRoutes: OperatorRoutes
 
     /// - Parameters:
     ///   - databasePath: the daemon's database; opened read-only here.
     ///   - registry: the registry the process bootstrapped swift-metrics with.
     ///   - lockHeld: whether the daemon still holds its lock.
+    ///   - options: authentication, actions, and the engine's condition.
     public init(address: StatusListenAddress, databasePath: String, tokens: TokenProvider, registry: PrometheusCollectorRegistry,
-                logger: Logger, lockHeld: @escaping @Sendable () -> Bool) throws {
+                logger: Logger, options: Options = Options(), lockHeld: @escaping @Sendable () -> Bool) throws {
+        guard address.isLoopback || options.credentials != nil else {
+            throw StatusListenError("\(address) is not a loopback address and no status.auth_file is set: the endpoint would show the ledger to anyone")
+        }
         self.address = address
-        database = try Database(path: databasePath, mode: .readOnly, busyTimeout: .seconds(2))
+        let reader = try Database(path: databasePath, mode: .readOnly, busyTimeout: .seconds(2))
+        database = reader
         self.tokens = tokens
         self.registry = registry
         self.lockHeld = lockHeld
         self.logger = logger
+        self.options = options
         gauges = LedgerGauges(registry: registry)
+        let readOnlyBecause: String? = switch (options.allowActions, options.credentials != nil) {
+        case (true, true): nil
+        case (true, false): "Actions need signing in: set status.auth_file as well as status.allow_actions."
+        case (false, _): "To cancel and retry from here, set status.allow_actions = true (with status.auth_file); the CLI's cancel and retry work meanwhile."
+        }
+        let condition = options.condition
+        operatorRoutes = OperatorRoutes(
+            reader: reader,
+            writer: readOnlyBecause == nil ? try Database(path: databasePath, mode: .readWrite, busyTimeout: .seconds(5)) : nil,
+            readOnlyBecause: readOnlyBecause, credentials: options.credentials, pages: try OperatorPages(),
+            condition: { [tokens, lockHeld] in
+                let engine = condition?.snapshot()
+                let token = await tokens.condition
+                var shown = DaemonCondition(engineRunning: engine?.running ?? false, inFlight: engine?.inFlight ?? 0,
+                                            pausedUntil: engine?.pausedUntil, credentialsPausedUntil: engine?.credentialsPausedUntil,
+                                            lastError: engine?.lastError, lastErrorAt: engine?.lastErrorAt,
+                                            tokenValidFor: token.validFor, tokenFailure: token.lastFailure)
+                if !lockHeld() { shown.lastError = "the daemon lock file is gone: " + (shown.lastError ?? "") }
+                return shown
+            },
+            logger: logger)
     }
 
     public func run() async throws {
@@ -108,7 +159,9 @@ public struct StatusServer: Service {
                 let port = channel.localAddress?.port ?? address.port
                 logger.notice("status endpoint listening", metadata: [
                     "address": "\(StatusListenAddress(host: address.host, port: port))",
-                    "endpoints": "/healthz /readyz /orders /orders/{id} /metrics",
+                    "endpoints": "/ /ledger /requests/{id} /healthz /readyz /orders /orders/{id} /metrics",
+                    "authentication": "\(options.credentials.map { "basic, users \($0.userNames.joined(separator: " "))" } ?? "none (loopback only)")",
+                    "actions": "\(operatorRoutes.readOnlyBecause == nil ? "on" : "off")",
                 ])
             },
             logger: frameworkLogger)
@@ -122,6 +175,12 @@ public struct StatusServer: Service {
 
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
+        // Middleware applies to the routes added after it: these come first.
+        router.add(middleware: SecurityHeaders())
+        if let credentials = options.credentials {
+            router.add(middleware: BasicAuthentication(credentials: credentials, logger: logger))
+        }
+        operatorRoutes.add(to: router)
         router.get("/healthz") { _, _ in
             json(["status": "alive"])
         }

@@ -1,0 +1,183 @@
+import Foundation
+
+/// Orders Colt accepted and orders completed in one hour (UTC).
+public struct HourlyActivity: Sendable, Equatable {
+    /// The hour's start, `2026-12-01T13`.
+    public var hour: String
+    public var accepted: Int
+    public var completed: Int
+
+    public init(hour: String, accepted: Int, completed: Int) {
+        self.hour = hour
+        self.accepted = accepted
+        self.completed = completed
+    }
+}
+
+/// How many completed orders took how long from their first send to completion.
+public struct CompletionTimes: Sendable, Equatable {
+    /// The buckets' upper bounds, in seconds; the last bucket has none.
+    public static let bounds: [Int] = [60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 2 * 86400, 5 * 86400]
+    /// One count per bucket: `bounds.count + 1` of them.
+    public var counts: [Int]
+    /// The median, in seconds (from the buckets' raw values), when any order completed.
+    public var medianSeconds: Int?
+
+    public init(counts: [Int], medianSeconds: Int?) {
+        self.counts = counts
+        self.medianSeconds = medianSeconds
+    }
+}
+
+/// What a search of the ledger found, and how the text was read.
+public struct LedgerSearch: Sendable, Equatable {
+    /// How the text was understood: `number`, `request id`, `order id or tracking id`.
+    public var understoodAs: [String]
+    public var entries: [LedgerEntry]
+    /// More rows matched than were returned.
+    public var truncated: Bool
+}
+
+extension Ledger {
+    /// Rejections since `since`, newest first: how many, and the latest `limit` in Colt's words.
+    /// Answered from `requests_state_updated`.
+    public static func rejections(_ db: Connection, since: Date, limit: Int = 20) throws -> (count: Int, latest: [LedgerStatus.Rejection]) {
+        let stamp = SQLValue.text(Timestamp.string(since))
+        let count = try db.first("SELECT count(*) FROM requests WHERE state = 'rejected' AND updated_at >= ?1", [stamp]) { $0.int(0) } ?? 0
+        let latest = try db.query("""
+            SELECT id, range_start, range_end, colt_code, last_error, updated_at FROM requests
+            WHERE state = 'rejected' AND updated_at >= ?1 ORDER BY updated_at DESC LIMIT ?2
+            """, [stamp, .integer(Int64(limit))]) { row in
+            let start = row.text(1) ?? "", end = row.text(2)
+            return LedgerStatus.Rejection(id: row.integer(0), range: end == nil || end == start ? start : "\(start)..\(end!)",
+                                          coltCode: row.text(3), message: row.text(4), rejectedAt: row.text(5) ?? "")
+        }
+        return (count, latest)
+    }
+
+    /// Orders accepted (an `accepted` attempt) and completed (`completed_at`) per hour, from the
+    /// hour holding `since` to the one holding `now`, hours with neither included as zeros.
+    /// Answered from `attempts_accepted` and `requests_completed`; memory is one entry per hour.
+    public static func hourlyActivity(_ db: Connection, since: Date, now: Date = Date()) throws -> [HourlyActivity] {
+        let stamp = SQLValue.text(Timestamp.string(since))
+        var accepted: [String: Int] = [:], completed: [String: Int] = [:]
+        for (hour, count) in try db.query("""
+            SELECT substr(ended_at, 1, 13), count(*) FROM attempts WHERE outcome = 'accepted' AND ended_at >= ?1 GROUP BY 1
+            """, [stamp], { ($0.text(0) ?? "", $0.int(1)) }) {
+            accepted[hour] = count
+        }
+        for (hour, count) in try db.query("""
+            SELECT substr(completed_at, 1, 13), count(*) FROM requests WHERE completed_at >= ?1 GROUP BY 1
+            """, [stamp], { ($0.text(0) ?? "", $0.int(1)) }) {
+            completed[hour] = count
+        }
+        var hours: [HourlyActivity] = []
+        var hour = (since.timeIntervalSince1970 / 3600).rounded(.down) * 3600
+        while hour <= now.timeIntervalSince1970 {
+            let key = String(Timestamp.string(Date(timeIntervalSince1970: hour)).prefix(13))
+            hours.append(HourlyActivity(hour: key, accepted: accepted[key] ?? 0, completed: completed[key] ?? 0))
+            hour += 3600
+        }
+        return hours
+    }
+
+    /// Time from first send (`first_attempt_at`) to completion, of the orders completed since
+    /// `since`, in ``CompletionTimes/bounds`` buckets. Answered from `requests_completed` alone.
+    public static func completionTimes(_ db: Connection, since: Date) throws -> CompletionTimes {
+        let seconds = "(julianday(completed_at) - julianday(first_attempt_at)) * 86400"
+        let bucket = "CASE " + CompletionTimes.bounds.enumerated().map { "WHEN \(seconds) < \($1) THEN \($0)" }.joined(separator: " ")
+            + " ELSE \(CompletionTimes.bounds.count) END"
+        var counts = Array(repeating: 0, count: CompletionTimes.bounds.count + 1)
+        let stamp = SQLValue.text(Timestamp.string(since))
+        for (index, count) in try db.query("""
+            SELECT \(bucket), count(*) FROM requests
+            WHERE completed_at >= ?1 AND first_attempt_at IS NOT NULL GROUP BY 1
+            """, [stamp], { ($0.int(0), $0.int(1)) }) where counts.indices.contains(index) {
+            counts[index] = count
+        }
+        let total = counts.reduce(0, +)
+        guard total > 0 else { return CompletionTimes(counts: counts, medianSeconds: nil) }
+        let median = try db.first("""
+            SELECT \(seconds) FROM requests WHERE completed_at >= ?1 AND first_attempt_at IS NOT NULL
+            ORDER BY \(seconds) LIMIT 1 OFFSET ?2
+            """, [stamp, .integer(Int64((total - 1) / 2))]) { row in Int(row.double(0).rounded()) }
+        return CompletionTimes(counts: counts, medianSeconds: median)
+    }
+
+    /// Rows matching `text`, newest first, at most `limit`:
+    /// - a number (`+442071234567`, spaces and dashes allowed): every row whose range holds it;
+    /// - a whole number below 10^9 (or `#123`): that request id;
+    /// - anything else: a row whose order id is the text, or whose tracking id is or was it
+    ///   (a retried row's earlier tracking ids are in its attempts).
+    /// Every branch is an index seek: `requests_number_search`, the primary key,
+    /// `requests_order_id`, `requests_tracking_id` and `attempts_tracking_id`.
+    public static func search(_ db: Connection, _ text: String, limit: Int = 50) throws -> LedgerSearch {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var understood: [String] = []
+        var ids: [Int64] = []
+        func add(_ found: [Int64]) { for id in found where !ids.contains(id) { ids.append(id) } }
+        let bare = trimmed.hasPrefix("#") ? String(trimmed.dropFirst()) : trimmed
+        if let id = Int64(bare), id > 0, bare.count < 10 {
+            understood.append("request id")
+            add(try db.query("SELECT id FROM requests WHERE id = ?1", [.integer(id)]) { $0.integer(0) })
+        }
+        if let number = searchableNumber(trimmed) {
+            understood.append("number")
+            add(try rowsHolding(db, number: number, limit: limit + 1))
+        }
+        if !trimmed.isEmpty, trimmed.utf8.count <= 255 {
+            understood.append("order id or tracking id")
+            add(try db.query("""
+                SELECT id FROM requests WHERE order_id = ?1
+                UNION SELECT id FROM requests WHERE tracking_id = ?1
+                UNION SELECT request_id FROM attempts WHERE tracking_id = ?1
+                UNION SELECT request_id FROM order_numbers WHERE order_id = ?1
+                LIMIT ?2
+                """, [.text(trimmed), .integer(Int64(limit + 1))]) { $0.integer(0) })
+        }
+        ids.sort(by: >)
+        let truncated = ids.count > limit
+        var entries: [LedgerEntry] = []
+        for id in ids.prefix(limit) {
+            if let entry = try entry(db, id: id) { entries.append(entry) }
+        }
+        return LedgerSearch(understoodAs: understood, entries: entries, truncated: truncated)
+    }
+
+    /// `+` and 6 to 16 digits once spaces, dashes, dots and brackets are dropped; a leading `00`
+    /// is read as `+`. `nil` when the text is not a number.
+    static func searchableNumber(_ text: String) -> String? {
+        var digits = text.filter { !" -.()".contains($0) }
+        if digits.hasPrefix("00") { digits = "+" + digits.dropFirst(2) }
+        if !digits.hasPrefix("+") {
+            guard digits.count >= 9 else { return nil }  // a short bare figure is an id, not a number
+            digits = "+" + digits
+        }
+        let body = digits.dropFirst()
+        guard (5...15).contains(body.count), body.allSatisfy({ $0.isASCII && $0.isNumber }), body.first != "0" else { return nil }
+        return digits
+    }
+
+    /// The ids of rows whose range holds `number` (see migration 5's `requests_number_search`):
+    /// for each span length D, rows of that span class starting at most 10^D - 1 below it.
+    static func rowsHolding(_ db: Connection, number: String, limit: Int) throws -> [Int64] {
+        let digits = number.count - 1
+        guard let value = UInt64(number.dropFirst()) else { return [] }
+        var ids: [Int64] = []
+        var reach: UInt64 = 9
+        for spanDigits in 1...digits {
+            let lowest = value >= reach ? value - reach : 0
+            let low = "+" + String(repeating: "0", count: max(0, digits - String(lowest).count)) + String(lowest)
+            ids += try db.query("""
+                SELECT id FROM requests
+                WHERE length(CAST(CAST(substr(coalesce(range_end, range_start), 2) AS INTEGER) - CAST(substr(range_start, 2) AS INTEGER) AS TEXT)) = ?1
+                  AND range_start BETWEEN ?2 AND ?3 AND coalesce(range_end, range_start) >= ?3
+                  AND length(range_start) = ?4
+                LIMIT ?5
+                """, [.integer(Int64(spanDigits)), .text(low), .text(number), .integer(Int64(number.count)), .integer(Int64(limit))]) { $0.integer(0) }
+            if ids.count >= limit || reach > UInt64.max / 10 { break }
+            reach = reach * 10 + 9
+        }
+        return ids
+    }
+}
