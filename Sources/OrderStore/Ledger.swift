@@ -134,6 +134,12 @@ public struct LedgerStatus: Sendable, Equatable, Codable {
         public var createdAt: String
         public var ageSeconds: Int
         enum CodingKeys: String, CodingKey { case id, createdAt = "created_at", ageSeconds = "age_seconds" }
+
+        public init(id: Int64, createdAt: String, ageSeconds: Int) {
+            self.id = id
+            self.createdAt = createdAt
+            self.ageSeconds = ageSeconds
+        }
     }
 
     /// A recent refusal by Colt, in Colt's words.
@@ -144,6 +150,14 @@ public struct LedgerStatus: Sendable, Equatable, Codable {
         public var message: String?
         public var rejectedAt: String
         enum CodingKeys: String, CodingKey { case id, range, message, coltCode = "colt_code", rejectedAt = "rejected_at" }
+
+        public init(id: Int64, range: String, coltCode: String?, message: String?, rejectedAt: String) {
+            self.id = id
+            self.range = range
+            self.coltCode = coltCode
+            self.message = message
+            self.rejectedAt = rejectedAt
+        }
     }
 
     /// Rows per state; every state is present, with 0 when none.
@@ -169,6 +183,26 @@ public struct LedgerStatus: Sendable, Equatable, Codable {
         public var orderID: String?
         public var reason: String
         enum CodingKeys: String, CodingKey { case id, state, range, reason, orderID = "order_id" }
+
+        public init(id: Int64, state: String, range: String, orderID: String?, reason: String) {
+            self.id = id
+            self.state = state
+            self.range = range
+            self.orderID = orderID
+            self.reason = reason
+        }
+    }
+
+    public init(counts: [String: Int], oldestQueued: Oldest?, oldestRetrying: Oldest?, oldestReconciling: Oldest?,
+                recentRejections: [Rejection], stalled: Int, unexpectedFinalStatus: Int, attention: [Attention]) {
+        self.counts = counts
+        self.oldestQueued = oldestQueued
+        self.oldestRetrying = oldestRetrying
+        self.oldestReconciling = oldestReconciling
+        self.recentRejections = recentRejections
+        self.stalled = stalled
+        self.unexpectedFinalStatus = unexpectedFinalStatus
+        self.attention = attention
     }
 
     enum CodingKeys: String, CodingKey {
@@ -208,6 +242,11 @@ public struct LedgerPage: Sendable, Equatable {
     public var entries: [LedgerEntry]
     /// Pass as ``LedgerFilter/before`` for the next page; `nil` on the last page.
     public var nextBefore: Int64?
+
+    public init(entries: [LedgerEntry], nextBefore: Int64?) {
+        self.entries = entries
+        self.nextBefore = nextBefore
+    }
 }
 
 /// A request to queue, as an operator gives it (flags or a CSV line).

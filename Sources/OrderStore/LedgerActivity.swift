@@ -36,6 +36,12 @@ public struct LedgerSearch: Sendable, Equatable {
     public var entries: [LedgerEntry]
     /// More rows matched than were returned.
     public var truncated: Bool
+
+    public init(understoodAs: [String], entries: [LedgerEntry], truncated: Bool) {
+        self.understoodAs = understoodAs
+        self.entries = entries
+        self.truncated = truncated
+    }
 }
 
 extension Ledger {
