@@ -312,7 +312,8 @@ public enum Ledger {
     // MARK: Reading
 
     /// Counts by state, the oldest queued and retrying rows, and the latest `rejections` rejections.
-    /// Every query is answered from an index (`requests_state`, `requests_state_updated`).
+    /// Every query is answered from an index (`requests_state`, `requests_state_updated`,
+    /// `requests_attention`); the counts by state read the whole of `requests_state`.
     public static func status(_ db: Connection, now: Date = Date(), rejections: Int = 5) throws -> LedgerStatus {
         var counts = Dictionary(uniqueKeysWithValues: states.map { ($0, 0) })
         for (state, count) in try db.query("SELECT state, count(*) FROM requests GROUP BY state", [], { ($0.text(0) ?? "", $0.int(1)) }) {
@@ -338,7 +339,7 @@ public enum Ledger {
                 coltCode: row.text(3), message: row.text(4), rejectedAt: row.text(5) ?? "")
         }
         let flags = try db.first("""
-            SELECT (SELECT count(*) FROM requests WHERE state = 'in_progress' AND attention LIKE 'stalled%'),
+            SELECT (SELECT count(*) FROM requests WHERE state = 'in_progress' AND attention IS NOT NULL AND attention LIKE 'stalled%'),
                    (SELECT count(*) FROM requests WHERE state = 'completed' AND attention IS NOT NULL)
             """) { ($0.int(0), $0.int(1)) } ?? (0, 0)
         let attention = try db.query("SELECT id, state, range, order_id, reason FROM ledger_attention ORDER BY id DESC LIMIT 10") { row in

@@ -159,7 +159,7 @@ import TestSupport
             let cancel = running.base + "/requests/8/cancel"
             for (why, extra) in [("no token", ["-d", "x=1"]), ("a wrong token", ["-d", "csrf=" + String(repeating: "0", count: 64)]),
                                  ("another site", ["-d", "csrf=\(token)", "-H", "Sec-Fetch-Site: cross-site"]),
-                                 ("another origin", ["-d", "csrf=\(token)", "-H", "Origin: http://evil.example"])] {
+                                 ("a sibling site", ["-d", "csrf=\(token)", "-H", "Sec-Fetch-Site: same-site"])] {
                 let refused = try Self.curl(cancel, alice + extra)
                 #expect(refused.status == 403, "\(why): \(refused.output)")
                 #expect(refused.output.contains("Nothing was changed"), "\(why)")
