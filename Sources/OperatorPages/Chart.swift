@@ -45,7 +45,7 @@ enum Chart {
         let rowHeight = 22.0, left = 84.0, width = 720.0, right = 70.0
         let height = rowHeight * Double(times.counts.count) + 8
         let peak = Double(times.counts.max() ?? 1)
-        let median = times.medianSeconds.map { "; median \(Timestamp.age(.seconds($0)))" } ?? ""
+        let median = times.medianSeconds.map { "; median about \(Timestamp.age(.seconds($0)))" } ?? ""
         var svg = """
             <p class="legend"><span>\(total) completed\(escape(median))</span></p>
             <svg class="chart" viewBox="0 0 \(Int(width)) \(Int(height))" role="img" aria-label="\(escape("Time from first send to completion of \(total) orders\(median)"))">

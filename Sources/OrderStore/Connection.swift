@@ -110,6 +110,16 @@ public final class Connection {
         return rows
     }
 
+    /// Runs a query and hands each row to `body` as it comes: memory does not grow with the rows.
+    public func forEachRow(_ sql: String, _ arguments: [SQLValue] = [], _ body: (Row) throws -> Void) throws {
+        let statement = try statement(sql)
+        try statement.bind(arguments)
+        defer { statement.reset() }
+        while try statement.step() {
+            try body(Row(statement: statement))
+        }
+    }
+
     /// The first row of a query, mapped, or `nil` when there is none.
     public func first<T>(_ sql: String, _ arguments: [SQLValue] = [], _ map: (Row) throws -> T) throws -> T? {
         let statement = try statement(sql)

@@ -20,7 +20,7 @@ public struct CompletionTimes: Sendable, Equatable {
     public static let bounds: [Int] = [60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 2 * 86400, 5 * 86400]
     /// One count per bucket: `bounds.count + 1` of them.
     public var counts: [Int]
-    /// The median, in seconds (from the buckets' raw values), when any order completed.
+    /// The median, in seconds (within 0.5 %), when any order completed.
     public var medianSeconds: Int?
 
     public init(counts: [Int], medianSeconds: Int?) {
@@ -88,26 +88,26 @@ extension Ledger {
     }
 
     /// Time from first send (`first_attempt_at`) to completion, of the orders completed since
-    /// `since`, in ``CompletionTimes/bounds`` buckets. Answered from `requests_completed` alone.
+    /// `since`, in ``CompletionTimes/bounds`` buckets, with the median. One pass over
+    /// `requests_completed` alone; the rows are counted as they stream by, so memory does not
+    /// grow with them: the median comes from a histogram of 1 % wide bins (within 0.5 %).
     public static func completionTimes(_ db: Connection, since: Date) throws -> CompletionTimes {
-        let seconds = "(julianday(completed_at) - julianday(first_attempt_at)) * 86400"
-        let bucket = "CASE " + CompletionTimes.bounds.enumerated().map { "WHEN \(seconds) < \($1) THEN \($0)" }.joined(separator: " ")
-            + " ELSE \(CompletionTimes.bounds.count) END"
         var counts = Array(repeating: 0, count: CompletionTimes.bounds.count + 1)
-        let stamp = SQLValue.text(Timestamp.string(since))
-        for (index, count) in try db.query("""
-            SELECT \(bucket), count(*) FROM requests
-            WHERE completed_at >= ?1 AND first_attempt_at IS NOT NULL GROUP BY 1
-            """, [stamp], { ($0.int(0), $0.int(1)) }) where counts.indices.contains(index) {
-            counts[index] = count
+        let growth = log(1.01)
+        var fine = Array(repeating: 0, count: 1600)  // 1.01^1600 s is about 270 years
+        try db.forEachRow("""
+            SELECT (julianday(completed_at) - julianday(first_attempt_at)) * 86400
+            FROM requests WHERE completed_at >= ?1 AND first_attempt_at IS NOT NULL
+            """, [.text(Timestamp.string(since))]) { row in
+            let seconds = max(0, row.double(0))
+            counts[CompletionTimes.bounds.firstIndex { seconds < Double($0) } ?? CompletionTimes.bounds.count] += 1
+            fine[min(fine.count - 1, Int(log(max(seconds, 1)) / growth))] += 1
         }
         let total = counts.reduce(0, +)
         guard total > 0 else { return CompletionTimes(counts: counts, medianSeconds: nil) }
-        let median = try db.first("""
-            SELECT \(seconds) FROM requests WHERE completed_at >= ?1 AND first_attempt_at IS NOT NULL
-            ORDER BY \(seconds) LIMIT 1 OFFSET ?2
-            """, [stamp, .integer(Int64((total - 1) / 2))]) { row in Int(row.double(0).rounded()) }
-        return CompletionTimes(counts: counts, medianSeconds: median)
+        var seen = 0
+        let bin = fine.firstIndex { seen += $0; return seen * 2 >= total } ?? 0
+        return CompletionTimes(counts: counts, medianSeconds: Int(exp((Double(bin) + 0.5) * growth).rounded()))
     }
 
     /// Rows matching `text`, newest first, at most `limit`:

@@ -152,7 +152,7 @@ import Testing
         #expect(html.contains("<title>2026-12-02 14:00 UTC: 7 completed</title>"))
         #expect(html.components(separatedBy: "<rect class=\"accepted\"").count == 2, "hours without orders draw no bar")
         #expect(html.contains("accepted by Colt (120)") && html.contains("completed (7)"))
-        #expect(html.contains("4 completed; median 3m 20s"))
+        #expect(html.contains("4 completed; median about 3m 20s"))
         #expect(html.contains("<title>1–5 min: 3</title>") && html.contains("<title>&gt; 5 days: 1</title>"))
         // The scale is a round number at or above the busiest hour.
         #expect(html.contains(#"text-anchor="end">200</text>"#))
