@@ -40,8 +40,8 @@ public enum ChartWindow: String, Sendable, CaseIterable {
 /// Everything the overview shows, read in one read transaction.
 public struct OverviewData: Sendable {
     public var status: LedgerStatus
-    public var rejectionCount: Int
-    public var rejections: [LedgerStatus.Rejection]
+    /// The last 24 hours' rejections.
+    public var rejections: RecentRejections
     public var activity: [HourlyActivity]
     public var completion: CompletionTimes
     public var window: ChartWindow
@@ -49,10 +49,9 @@ public struct OverviewData: Sendable {
     public var now: Date
     public var refreshSeconds: Int
 
-    public init(status: LedgerStatus, rejectionCount: Int, rejections: [LedgerStatus.Rejection], activity: [HourlyActivity],
+    public init(status: LedgerStatus, rejections: RecentRejections, activity: [HourlyActivity],
                 completion: CompletionTimes, window: ChartWindow, daemon: DaemonCondition, now: Date, refreshSeconds: Int = 15) {
         self.status = status
-        self.rejectionCount = rejectionCount
         self.rejections = rejections
         self.activity = activity
         self.completion = completion
@@ -87,8 +86,11 @@ struct OverviewView: PageView {
     var attention: [AttentionRow]
     var hasAttention: Bool
     var rejectionCount: Int
+    /// `120 NUMBER_NOT_ELIGIBLE · 1 010`
+    var rejectionCodes: String
     var rejections: [RejectionRow]
     var hasRejections: Bool
+    var moreRejections: Bool
     var daemon: Daemon
     var windowName: String
     var isDay: Bool
@@ -126,8 +128,11 @@ struct OverviewView: PageView {
             AttentionRow(id: $0.id, state: $0.state, range: $0.range, orderID: $0.orderID ?? "", reason: $0.reason)
         }
         hasAttention = !attention.isEmpty
-        rejectionCount = data.rejectionCount
-        rejections = data.rejections.map {
+        rejectionCount = data.rejections.count
+        rejectionCodes = data.rejections.byCode.prefix(6).map { "\($0.count) \($0.code ?? "(no code)")" }.joined(separator: " · ")
+            + (data.rejections.byCode.count > 6 ? " · …" : "")
+        moreRejections = data.rejections.count > data.rejections.latest.count
+        rejections = data.rejections.latest.map {
             RejectionRow(id: $0.id, range: $0.range, code: $0.coltCode ?? "", message: $0.message ?? "",
                          when: Words.age(of: $0.rejectedAt, now: now) + " ago")
         }

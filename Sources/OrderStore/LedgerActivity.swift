@@ -29,6 +29,25 @@ public struct CompletionTimes: Sendable, Equatable {
     }
 }
 
+/// The rejections of a recent window (``Ledger/rejections(_:since:limit:)``).
+public struct RecentRejections: Sendable, Equatable {
+    public var count: Int
+    /// Colt's error codes (`nil`: none given) and how many rejections carried each, most first.
+    public var byCode: [(code: String?, count: Int)]
+    /// The latest rejections, newest first.
+    public var latest: [LedgerStatus.Rejection]
+
+    public init(count: Int, byCode: [(code: String?, count: Int)], latest: [LedgerStatus.Rejection]) {
+        self.count = count
+        self.byCode = byCode
+        self.latest = latest
+    }
+
+    public static func == (a: RecentRejections, b: RecentRejections) -> Bool {
+        a.count == b.count && a.latest == b.latest && a.byCode.elementsEqual(b.byCode) { $0.code == $1.code && $0.count == $1.count }
+    }
+}
+
 /// What a search of the ledger found, and how the text was read.
 public struct LedgerSearch: Sendable, Equatable {
     /// How the text was understood: `number`, `request id`, `order id or tracking id`.
@@ -45,11 +64,14 @@ public struct LedgerSearch: Sendable, Equatable {
 }
 
 extension Ledger {
-    /// Rejections since `since`, newest first: how many, and the latest `limit` in Colt's words.
-    /// Answered from `requests_state_updated`.
-    public static func rejections(_ db: Connection, since: Date, limit: Int = 20) throws -> (count: Int, latest: [LedgerStatus.Rejection]) {
+    /// Rejections since `since`: how many, how many per Colt error code (most first), and the
+    /// latest `limit` in Colt's words, newest first. Answered from `requests_state_updated`.
+    public static func rejections(_ db: Connection, since: Date, limit: Int = 10) throws -> RecentRejections {
         let stamp = SQLValue.text(Timestamp.string(since))
-        let count = try db.first("SELECT count(*) FROM requests WHERE state = 'rejected' AND updated_at >= ?1", [stamp]) { $0.int(0) } ?? 0
+        let byCode = try db.query("""
+            SELECT colt_code, count(*) FROM requests WHERE state = 'rejected' AND updated_at >= ?1
+            GROUP BY colt_code ORDER BY 2 DESC, 1
+            """, [stamp]) { (code: $0.text(0), count: $0.int(1)) }
         let latest = try db.query("""
             SELECT id, range_start, range_end, colt_code, last_error, updated_at FROM requests
             WHERE state = 'rejected' AND updated_at >= ?1 ORDER BY updated_at DESC LIMIT ?2
@@ -58,7 +80,7 @@ extension Ledger {
             return LedgerStatus.Rejection(id: row.integer(0), range: end == nil || end == start ? start : "\(start)..\(end!)",
                                           coltCode: row.text(3), message: row.text(4), rejectedAt: row.text(5) ?? "")
         }
-        return (count, latest)
+        return RecentRejections(count: byCode.reduce(0) { $0 + $1.count }, byCode: byCode, latest: latest)
     }
 
     /// Orders accepted (an `accepted` attempt) and completed (`completed_at`) per hour, from the

@@ -48,10 +48,9 @@ struct OperatorRoutes: Sendable {
             let data = try await reader.use { db in
                 try db.transaction(.deferred) { () throws -> OverviewData in
                     let now = Date()
-                    let rejections = try Ledger.rejections(db, since: now.addingTimeInterval(-86_400))
                     return OverviewData(
-                        status: try Ledger.status(db, now: now, rejections: 0), rejectionCount: rejections.count,
-                        rejections: rejections.latest,
+                        status: try Ledger.status(db, now: now, rejections: 0),
+                        rejections: try Ledger.rejections(db, since: now.addingTimeInterval(-86_400)),
                         activity: try Ledger.hourlyActivity(db, since: now.addingTimeInterval(-window.seconds + 3600), now: now),
                         completion: try Ledger.completionTimes(db, since: now.addingTimeInterval(-window.seconds)),
                         window: window, daemon: daemon, now: now)

@@ -63,8 +63,10 @@ import Testing
                                   recentRejections: [], stalled: 0, unexpectedFinalStatus: 0,
                                   attention: [.init(id: 42, state: "unresolved", range: "+442071234567", orderID: Self.hostile, reason: Self.hostile)])
         let overview = pages.overview(OverviewData(
-            status: status, rejectionCount: 1,
-            rejections: [.init(id: 42, range: "+442071234567", coltCode: Self.hostile, message: Self.hostile, rejectedAt: "2026-12-02T11:00:00.000Z")],
+            status: status,
+            rejections: RecentRejections(count: 1, byCode: [(Self.hostile, 1)], latest: [
+                .init(id: 42, range: "+442071234567", coltCode: Self.hostile, message: Self.hostile, rejectedAt: "2026-12-02T11:00:00.000Z"),
+            ]),
             activity: [], completion: CompletionTimes(counts: Array(repeating: 0, count: 10), medianSeconds: nil), window: .day,
             daemon: DaemonCondition(engineRunning: true, lastError: Self.hostile, lastErrorAt: now, tokenFailure: Self.hostile), now: now))
         expectNoInjectedMarkup(overview)
@@ -125,7 +127,7 @@ import Testing
         func panel(_ condition: DaemonCondition) -> String {
             let status = LedgerStatus(counts: [:], oldestQueued: nil, oldestRetrying: nil, oldestReconciling: nil,
                                       recentRejections: [], stalled: 0, unexpectedFinalStatus: 0, attention: [])
-            return pages.overview(OverviewData(status: status, rejectionCount: 0, rejections: [], activity: [],
+            return pages.overview(OverviewData(status: status, rejections: RecentRejections(count: 0, byCode: [], latest: []), activity: [],
                                                completion: CompletionTimes(counts: Array(repeating: 0, count: 10), medianSeconds: nil),
                                                window: .day, daemon: condition, now: now))
         }
@@ -145,7 +147,7 @@ import Testing
         let hours = (0..<24).map { HourlyActivity(hour: "2026-12-02T\($0 < 10 ? "0" : "")\($0)", accepted: $0 == 13 ? 120 : 0, completed: $0 == 14 ? 7 : 0) }
         let status = LedgerStatus(counts: [:], oldestQueued: nil, oldestRetrying: nil, oldestReconciling: nil,
                                   recentRejections: [], stalled: 0, unexpectedFinalStatus: 0, attention: [])
-        let html = pages.overview(OverviewData(status: status, rejectionCount: 0, rejections: [], activity: hours,
+        let html = pages.overview(OverviewData(status: status, rejections: RecentRejections(count: 0, byCode: [], latest: []), activity: hours,
                                                completion: CompletionTimes(counts: [0, 3, 0, 0, 0, 0, 0, 0, 0, 1], medianSeconds: 200),
                                                window: .day, daemon: DaemonCondition(engineRunning: true), now: now))
         #expect(html.contains("<title>2026-12-02 13:00 UTC: 120 accepted</title>"))

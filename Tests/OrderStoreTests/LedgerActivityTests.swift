@@ -112,6 +112,7 @@ import TestSupport
         }
         let found = try database.useNow { try Ledger.rejections($0, since: Timestamp.date("2026-12-02T00:00:00.000Z")!) }
         #expect(found.count == 2)
+        #expect(found.byCode.map(\.code) == ["010"] && found.byCode.map(\.count) == [2])
         #expect(found.latest.map(\.id) == [3, 2])
         #expect(found.latest.first?.message == "Colt said no 3")
     }

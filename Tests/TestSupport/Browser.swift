@@ -21,7 +21,7 @@ public struct Browser: Sendable {
         // Each call gets its own profile, so parallel tests never share one.
         let profile = directory.file("chromium-\(UUID().uuidString)")
         return ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--disable-extensions",
-                "--user-data-dir=\(profile)", "--window-size=\(width),\(height)"]
+                "--user-data-dir=\(profile)", "--window-size=\(width),\(height)", "--force-device-scale-factor=2"]
     }
 
     /// The page's DOM after the browser parsed it, serialised (`--dump-dom`).
@@ -44,9 +44,11 @@ public struct Browser: Sendable {
         return file
     }
 
-    /// The text Tesseract reads in an image, with runs of spaces made one.
+    /// The text Tesseract reads in an image, line by line across the page (`--psm 6`, so a
+    /// table's cells come out on their row's line), with runs of spaces made one. Screenshots
+    /// are taken at twice the pixels per CSS pixel, which OCR needs for small text.
     public func text(in image: String) throws -> String {
-        let result = try run(Self.tesseract, [image, "-", "--psm", "3"])
+        let result = try run(Self.tesseract, [image, "-", "--psm", "6"])
         guard result.status == 0 else { throw TestFailure("tesseract failed on \(image): \(result.stderr)") }
         return result.stdout.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
     }
