@@ -4,7 +4,8 @@
 #   80% completed, 5% in_progress, 4% rejected, 3% cancelled, 2% failed, 1% invalid,
 #   3% queued, 2% retrying;
 # every row but the queued and invalid ones has one attempt. Rows were created 15 s apart, the
-# newest now (1,000,000 rows reach back ~174 days); completed orders took from seconds to ~2 days.
+# newest now (1,000,000 rows reach back ~174 days); completed orders took a minute to ~2 days,
+# and none completes later than now.
 build_ledger() {
     local db=$1 rows=$2
     sqlite3 -bail "$db" >/dev/null <<SQL
@@ -30,9 +31,10 @@ FROM requests WHERE state = 'submitting';
 UPDATE requests SET state = 'in_progress', attempts = 1, order_id = 'ORD-' || id, order_status = 'In progress',
     next_check_at = '2099-01-01T00:00:00.000Z' WHERE id % 100 < 85;
 UPDATE requests SET state = 'completed', order_status = 'Completed',
-    completed_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at, '+' || (60 + (id * 7919) % 180000) || ' seconds'),
-    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at, '+' || (60 + (id * 7919) % 180000) || ' seconds'),
+    completed_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at,
+                            '+' || (60 + (id * 7919) % max(1, min(180000, ($rows - id) * 15 - 60))) || ' seconds'),
     next_check_at = NULL WHERE id % 100 < 80;
+UPDATE requests SET updated_at = completed_at WHERE state = 'completed';
 UPDATE requests SET state = 'rejected', attempts = 1, colt_code = 'NUMBER_NOT_ELIGIBLE',
     last_error = 'HTTP 409 from Colt: NUMBER_NOT_ELIGIBLE: the number is not in a state that allows this order'
     WHERE id % 100 BETWEEN 85 AND 88;
