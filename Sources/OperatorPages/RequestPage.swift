@@ -49,10 +49,18 @@ public struct RequestPageData: Sendable {
 }
 
 struct RequestView: PageView {
+    /// At most 4 KiB of a long text, saying where the rest is.
+    static func shortened(_ text: String) -> String {
+        guard text.utf8.count > 4096 else { return text }
+        return String(decoding: text.utf8.prefix(4096), as: UTF8.self) + " … (\(text.utf8.count) bytes in all: colt-orders show ID --json)"
+    }
+
     struct Field { var name: String; var value: String; var style: String }
     struct Attempt {
         var attempt: Int, trackingID: String, started: String, httpStatus: String, outcome: String
         var code: String, message: String, detail: String, duration: String
+        /// What Colt's inventory showed, as JSON, for an attempt that read it.
+        var evidence: String?
     }
     struct Numbers { var range: String; var count: Int; var status: String; var order: String; var expected: Bool; var checked: String }
     struct Actions {
@@ -107,7 +115,7 @@ struct RequestView: PageView {
                     httpStatus: attempt.httpStatus.map(String.init) ?? "", outcome: attempt.outcome ?? (attempt.endedAt == nil ? "in flight" : ""),
                     code: [attempt.coltCode, attempt.coltReason].compactMap { $0 }.joined(separator: " / "),
                     message: attempt.coltMessage ?? "", detail: attempt.detail ?? "",
-                    duration: attempt.durationMilliseconds.map(String.init) ?? "")
+                    duration: attempt.durationMilliseconds.map(String.init) ?? "", evidence: attempt.evidence.map(Self.shortened))
         }
         hasAttempts = !attempts.isEmpty
         attemptCount = attempts.count

@@ -32,7 +32,7 @@ import Testing
             {"id": 1, "attempt": 1, "tracking_id": "co-abc", "started_at": "2026-12-01T10:00:00.000Z",
              "ended_at": "2026-12-01T10:00:01.000Z", "http_status": 409, "outcome": "rejected",
              "colt_code": \(quoted(Self.hostile)), "colt_reason": \(quoted(Self.hostile)), "colt_message": \(quoted(Self.hostile)),
-             "detail": \(quoted(Self.hostile)), "duration_ms": 812}
+             "detail": \(quoted(Self.hostile)), "duration_ms": 812, "evidence": \(quoted(Self.hostile))}
             """
         return try! JSONDecoder().decode(AttemptEntry.self, from: Data(json.utf8))
     }
@@ -51,7 +51,9 @@ import Testing
     }
 
     @Test func whatColtOrAnOperatorWroteIsShownAsTextOnEveryPage() {
-        expectNoInjectedMarkup(requestPage(actions: .readOnly("read-only")))
+        let request = requestPage(actions: .readOnly("read-only"))
+        expectNoInjectedMarkup(request)
+        #expect(request.contains("<details><summary>inventory evidence</summary><pre class=\"evidence\">&lt;script&gt;"))
         var list = LedgerPage(entries: [entry()], nextBefore: nil)
         list.entries[0].attention = Self.hostile
         expectNoInjectedMarkup(pages.ledger(LedgerPageData(query: LedgerQuery(), page: list, now: now)))
