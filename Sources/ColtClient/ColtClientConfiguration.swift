@@ -39,7 +39,7 @@ public struct ColtClientConfiguration: Sendable {
 /// Which hosts are loopback, for the rules that allow plain HTTP or an unauthenticated
 /// endpoint only there.
 public enum LoopbackHost {
-    /// Only literal loopback addresses (127.0.0.0/8 in dotted decimal, `::1`, bracketed or not)
+    /// Only literal loopback addresses (127.0.0.0/8 in canonical dotted decimal, `::1`, bracketed or not)
     /// and `localhost`: never a DNS name that merely starts with `127.` (`127.0.0.1.nip.io`,
     /// `127.evil.example` resolve anywhere).
     public static func isLoopback(_ host: String) -> Bool {
@@ -48,9 +48,11 @@ public enum LoopbackHost {
         if bare == "localhost" || bare == "::1" || bare == "0:0:0:0:0:0:0:1" { return true }
         let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "127" else { return false }
+        // Canonical dotted decimal only: a leading zero (`127.0.0.010`) is octal to some
+        // resolvers and a name to others.
         return parts.allSatisfy { part in
             (1...3).contains(part.utf8.count) && part.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
-                && (Int(part) ?? 256) <= 255
+                && (Int(part) ?? 256) <= 255 && (part == "0" || part.first != "0")
         }
     }
 }

@@ -92,7 +92,9 @@ struct Settings: Sendable {
            FileManager.default.fileExists(atPath: "\(directory)/status-users") {
             values["status.auth_file"] = ("\(directory)/status-users", "systemd credential status-users")
         }
-        if environment["COLT_ORDERS_STATUS_ALLOW_NON_LOOPBACK"] != nil { problems.append(Self.retiredAllowNonLoopback) }
+        if let retired = environment["COLT_ORDERS_STATUS_ALLOW_NON_LOOPBACK"], !["false", "0", "no"].contains(retired.lowercased()) {
+            problems.append("COLT_ORDERS_STATUS_ALLOW_NON_LOOPBACK: " + Self.retiredAllowNonLoopback)
+        }
 
         var reader = Reader(values: values)
         let databasePath = reader.string("database.path")
@@ -180,7 +182,8 @@ struct Settings: Sendable {
                 if let nested = value as? [String: Any] {
                     walk(nested, prefix: key)
                 } else if key == "status.allow_non_loopback" {
-                    problems.append("\(path): \(retiredAllowNonLoopback)")
+                    // `false` asked for what is now the only way without credentials: no harm in it.
+                    if (value as? NSNumber)?.boolValue != false { problems.append("\(path): \(retiredAllowNonLoopback)") }
                 } else if !known.contains(key) {
                     let suggestion = known.min { distance($0, key) < distance($1, key) }.flatMap { distance($0, key) <= 4 ? $0 : nil }
                     problems.append("\(path): unknown setting '\(key)'" + (suggestion.map { "; did you mean '\($0)'?" } ?? ""))

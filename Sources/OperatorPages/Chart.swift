@@ -45,7 +45,9 @@ enum Chart {
         let rowHeight = 22.0, left = 84.0, width = 720.0, right = 70.0
         let height = rowHeight * Double(times.counts.count) + 8
         let peak = Double(times.counts.max() ?? 1)
-        let median = times.medianSeconds.map { "; median about \(Timestamp.age(.seconds($0)))" } ?? ""
+        let median = times.median.map { bin in
+            "; median " + (bin.upper.map { "\(span(bin.lower)) to \(span($0))" } ?? "\(span(bin.lower)) or more")
+        } ?? ""
         var svg = """
             <p class="legend"><span>\(total) completed\(escape(median))</span></p>
             <svg class="chart" viewBox="0 0 \(Int(width)) \(Int(height))" role="img" aria-label="\(escape("Time from first send to completion of \(total) orders\(median)"))">
@@ -60,6 +62,18 @@ enum Chart {
             svg += "<text x=\"\(f(left + barWidth + 6))\" y=\"\(f(y + 15))\">\(count)</text>"
         }
         return svg + "</svg>"
+    }
+
+    /// `45 s`, `1.5 min`, `6 h`, `2 days`: a bin's bound in words.
+    static func span(_ seconds: Int) -> String {
+        func figure(_ value: Double) -> String {
+            value == value.rounded() ? String(Int(value)) : String((value * 10).rounded() / 10)
+        }
+        if seconds < 60 { return "\(seconds) s" }
+        if seconds < 3600 { return "\(figure(Double(seconds) / 60)) min" }
+        if seconds < 86400 { return "\(figure(Double(seconds) / 3600)) h" }
+        let days = Double(seconds) / 86400
+        return "\(figure(days)) day\(days == 1 ? "" : "s")"
     }
 
     /// Text made safe inside SVG/HTML elements and attributes.

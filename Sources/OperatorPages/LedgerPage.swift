@@ -57,9 +57,14 @@ public struct LedgerQuery: Sendable, Equatable {
         return .success(query)
     }
 
+    /// The most ids one page looks at (``LedgerFilter/examineAtMost``): a filter that matches
+    /// little costs one bounded read, and the page offers to look further.
+    public static let examineAtMost = 200_000
+
     /// The database filter for these choices, `limit` rows a page.
     public func filter(now: Date, limit: Int) -> LedgerFilter {
-        var filter = LedgerFilter(state: state, action: action, country: country, before: before, limit: limit)
+        var filter = LedgerFilter(state: state, action: action, country: country, before: before, limit: limit,
+                                  examineAtMost: Self.examineAtMost)
         if let age, let choice = Self.ages.first(where: { $0.value == age }) {
             let cut = now.addingTimeInterval(-choice.seconds)
             if choice.older { filter.createdBefore = cut } else { filter.since = cut }
@@ -120,6 +125,8 @@ struct LedgerView: PageView {
     var rows: [Row]
     var hasRows: Bool
     var nextPage: String?
+    /// Said when the page stopped looking before it was full.
+    var stopped: String?
     var search: Search?
     var problem: String?
 
@@ -141,6 +148,9 @@ struct LedgerView: PageView {
         }
         hasRows = !rows.isEmpty
         nextPage = data.page?.nextBefore.map { query.link(before: $0) }
+        if let page = data.page, let bottom = page.stoppedAt {
+            stopped = "\(page.entries.isEmpty ? "No request" : "No other request") from id \(bottom) up matches (a page looks through \(LedgerQuery.examineAtMost) ids at most); older rows may."
+        }
         if let found = data.search {
             let count = found.entries.count
             search = Search(text: query.search ?? "", understoodAs: found.understoodAs.joined(separator: ", "),

@@ -152,7 +152,8 @@ struct OverviewView: PageView {
         if !condition.engineRunning { tone = "warn" }
         let token: String
         if let left = condition.tokenValidFor {
-            token = "held, valid for \(Timestamp.age(left))"
+            token = "held, valid for \(Timestamp.age(left))" + (condition.tokenFailure.map { "; the last refresh failed: \($0)" } ?? "")
+            if condition.tokenFailure != nil { tone = "warn" }
         } else if let failure = condition.tokenFailure {
             token = "none: \(failure)"
             tone = "bad"

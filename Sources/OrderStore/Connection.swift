@@ -128,6 +128,13 @@ public final class Connection {
         return try statement.step() ? map(Row(statement: statement)) : nil
     }
 
+    /// How many rows this connection's statements have stepped through in full scans of a table
+    /// or index (SQLite's `SQLITE_STMTSTATUS_FULLSCAN_STEP`) since the last call, which resets
+    /// the count. 0 after a query means every table it touched was sought by index.
+    public func fullScanSteps() -> Int {
+        statements.values.reduce(0) { $0 + Int(sqlite3_stmt_status($1.pointer, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1)) }
+    }
+
     /// The rowid of the last row this connection inserted.
     public var lastInsertedRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 

@@ -224,14 +224,19 @@ public struct LedgerFilter: Sendable, Equatable {
     public var before: Int64?
     /// Rows per page.
     public var limit: Int
+    /// Look at no more than this many ids below ``before`` (or the newest row): a filter that
+    /// matches few rows then returns a short page with ``LedgerPage/stoppedAt`` instead of
+    /// reading the whole table. `nil`: no bound (the CLI).
+    public var examineAtMost: Int?
 
     public init(state: String? = nil, action: String? = nil, country: String? = nil, since: Date? = nil,
-                createdBefore: Date? = nil, before: Int64? = nil, limit: Int = 50) {
+                createdBefore: Date? = nil, before: Int64? = nil, limit: Int = 50, examineAtMost: Int? = nil) {
         self.state = state
         self.action = action
         self.country = country
         self.since = since
         self.createdBefore = createdBefore
+        self.examineAtMost = examineAtMost
         self.before = before
         self.limit = limit
     }
@@ -242,10 +247,15 @@ public struct LedgerPage: Sendable, Equatable {
     public var entries: [LedgerEntry]
     /// Pass as ``LedgerFilter/before`` for the next page; `nil` on the last page.
     public var nextBefore: Int64?
+    /// Set when ``LedgerFilter/examineAtMost`` ended the page: no row from this id up to the
+    /// page's top matched beyond those shown; rows below it were not looked at (``nextBefore``
+    /// is this id).
+    public var stoppedAt: Int64?
 
-    public init(entries: [LedgerEntry], nextBefore: Int64?) {
+    public init(entries: [LedgerEntry], nextBefore: Int64?, stoppedAt: Int64? = nil) {
         self.entries = entries
         self.nextBefore = nextBefore
+        self.stoppedAt = stoppedAt
     }
 }
 
@@ -352,7 +362,9 @@ public enum Ledger {
     }
 
     /// One page of rows, newest first, matching `filter`. Memory is bounded by the page size:
-    /// rows are read by id (descending) from the primary key or `requests_state`.
+    /// rows are read by id (descending) from the primary key or `requests_state`. With
+    /// ``LedgerFilter/since`` the lowest id worth reading is found first (`requests_created`);
+    /// with ``LedgerFilter/examineAtMost`` the read never goes further down than that many ids.
     public static func list(_ db: Connection, filter: LedgerFilter) throws -> LedgerPage {
         var conditions: [String] = []
         var arguments: [SQLValue] = []
@@ -363,21 +375,38 @@ public enum Ledger {
         if let state = filter.state { add("state = ?", .text(state)) }
         if let action = filter.action { add("action = ?", .text(action)) }
         if let country = filter.country { add("country = ?", .text(country)) }
-        if let since = filter.since { add("created_at >= ?", .text(Timestamp.string(since))) }
+        // The lowest id a row of the window can have: no row below it is read.
+        var lowest = try db.first("SELECT min(id) FROM requests") { $0.integer(0) } ?? 0
+        if let since = filter.since {
+            let stamp = SQLValue.text(Timestamp.string(since))
+            guard let floor = try db.first("SELECT min(id) FROM requests INDEXED BY requests_created WHERE created_at >= ?1", [stamp], {
+                $0.isNull(0) ? nil : $0.integer(0)
+            }) ?? nil else { return LedgerPage(entries: [], nextBefore: nil) }
+            add("created_at >= ?", stamp)
+            add("id >= ?", .integer(floor))
+            lowest = max(lowest, floor)
+        }
         if let until = filter.createdBefore { add("created_at < ?", .text(Timestamp.string(until))) }
         if let before = filter.before { add("id < ?", .integer(before)) }
+        var windowBottom: Int64?
+        if let most = filter.examineAtMost {
+            let top = try filter.before ?? (db.first("SELECT max(id) FROM requests") { $0.integer(0) } ?? 0) + 1
+            if top - Int64(max(1, most)) > lowest {
+                windowBottom = top - Int64(max(1, most))
+                add("id >= ?", .integer(windowBottom!))
+            }
+        }
         let limit = max(1, filter.limit)
         arguments.append(.integer(Int64(limit + 1)))
         let sql = "SELECT \(LedgerEntry.columns) FROM requests"
             + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
             + " ORDER BY id DESC LIMIT ?\(arguments.count)"
         var entries = try db.query(sql, arguments) { LedgerEntry($0) }
-        var next: Int64? = nil
         if entries.count > limit {
             entries.removeLast()
-            next = entries.last?.id
+            return LedgerPage(entries: entries, nextBefore: entries.last?.id)
         }
-        return LedgerPage(entries: entries, nextBefore: next)
+        return LedgerPage(entries: entries, nextBefore: windowBottom, stoppedAt: windowBottom)
     }
 
     /// The row `id`, or `nil` when there is none.

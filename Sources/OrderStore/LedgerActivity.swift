@@ -16,16 +16,39 @@ public struct HourlyActivity: Sendable, Equatable {
 
 /// How many completed orders took how long from their first send to completion.
 public struct CompletionTimes: Sendable, Equatable {
-    /// The buckets' upper bounds, in seconds; the last bucket has none.
+    /// The upper bounds, in seconds, of the bins `hourly_completion_times` counts in (migration 5
+    /// writes the same list into its triggers); the last bin has none.
+    public static let bins: [Int] = [10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 450, 600, 900, 1200, 1800, 2700, 3600,
+                                     5400, 7200, 10800, 14400, 21600, 28800, 43200, 64800, 86400, 129600, 172800, 259200,
+                                     345600, 432000, 604800, 1209600, 2592000]
+    /// The upper bounds, in seconds, of the buckets the page draws (each a run of ``bins``).
     public static let bounds: [Int] = [60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 2 * 86400, 5 * 86400]
     /// One count per bucket: `bounds.count + 1` of them.
     public var counts: [Int]
-    /// The median, in seconds (within 0.5 %), when any order completed.
-    public var medianSeconds: Int?
+    /// The bin holding the median, as its lower and upper bound in seconds (`nil` upper: the
+    /// last, open bin), when any order completed.
+    public var median: (lower: Int, upper: Int?)?
 
-    public init(counts: [Int], medianSeconds: Int?) {
+    public init(counts: [Int], median: (lower: Int, upper: Int?)?) {
         self.counts = counts
-        self.medianSeconds = medianSeconds
+        self.median = median
+    }
+
+    public static func == (a: CompletionTimes, b: CompletionTimes) -> Bool {
+        a.counts == b.counts && a.median?.lower == b.median?.lower && a.median?.upper == b.median?.upper
+    }
+
+    /// Buckets and median from counts per bin (index = bin).
+    init(bins counted: [Int]) {
+        var counts = Array(repeating: 0, count: Self.bounds.count + 1)
+        for (bin, orders) in counted.enumerated() where orders > 0 {
+            let lower = bin == 0 ? 0 : Self.bins[bin - 1]
+            counts[Self.bounds.firstIndex { lower < $0 } ?? Self.bounds.count] += orders
+        }
+        let total = counted.reduce(0, +)
+        var seen = 0
+        let middle = total == 0 ? nil : counted.firstIndex { seen += $0; return seen * 2 >= total }
+        self.init(counts: counts, median: middle.map { ($0 == 0 ? 0 : Self.bins[$0 - 1], $0 < Self.bins.count ? Self.bins[$0] : nil) })
     }
 }
 
@@ -85,52 +108,38 @@ extension Ledger {
 
     /// Orders accepted (an `accepted` attempt) and completed (`completed_at`) per hour, from the
     /// hour holding `since` to the one holding `now`, hours with neither included as zeros.
-    /// Answered from `attempts_accepted` and `requests_completed`; memory is one entry per hour.
+    /// Read from `hourly_orders` (kept by migration 5's triggers): one row per hour.
     public static func hourlyActivity(_ db: Connection, since: Date, now: Date = Date()) throws -> [HourlyActivity] {
-        let stamp = SQLValue.text(Timestamp.string(since))
-        var accepted: [String: Int] = [:], completed: [String: Int] = [:]
-        for (hour, count) in try db.query("""
-            SELECT substr(ended_at, 1, 13), count(*) FROM attempts WHERE outcome = 'accepted' AND ended_at >= ?1 GROUP BY 1
-            """, [stamp], { ($0.text(0) ?? "", $0.int(1)) }) {
-            accepted[hour] = count
-        }
-        for (hour, count) in try db.query("""
-            SELECT substr(completed_at, 1, 13), count(*) FROM requests WHERE completed_at >= ?1 GROUP BY 1
-            """, [stamp], { ($0.text(0) ?? "", $0.int(1)) }) {
-            completed[hour] = count
+        let first = hourKey(since), last = hourKey(now)
+        var found: [String: (Int, Int)] = [:]
+        try db.forEachRow("SELECT hour, accepted, completed FROM hourly_orders WHERE hour BETWEEN ?1 AND ?2", [.text(first), .text(last)]) { row in
+            found[row.text(0) ?? ""] = (row.int(1), row.int(2))
         }
         var hours: [HourlyActivity] = []
         var hour = (since.timeIntervalSince1970 / 3600).rounded(.down) * 3600
         while hour <= now.timeIntervalSince1970 {
-            let key = String(Timestamp.string(Date(timeIntervalSince1970: hour)).prefix(13))
-            hours.append(HourlyActivity(hour: key, accepted: accepted[key] ?? 0, completed: completed[key] ?? 0))
+            let key = hourKey(Date(timeIntervalSince1970: hour))
+            hours.append(HourlyActivity(hour: key, accepted: found[key]?.0 ?? 0, completed: found[key]?.1 ?? 0))
             hour += 3600
         }
         return hours
     }
 
-    /// Time from first send (`first_attempt_at`) to completion, of the orders completed since
-    /// `since`, in ``CompletionTimes/bounds`` buckets, with the median. One pass over
-    /// `requests_completed` alone; the rows are counted as they stream by, so memory does not
-    /// grow with them: the median comes from a histogram of 1 % wide bins (within 0.5 %).
+    /// Time from first send (`first_attempt_at`) to completion of the orders completed from the
+    /// hour holding `since` on, in ``CompletionTimes/bounds`` buckets, with the median's bin.
+    /// Read from `hourly_completion_times` (kept by migration 5's triggers): at most one row per
+    /// hour and bin, however many orders completed.
     public static func completionTimes(_ db: Connection, since: Date) throws -> CompletionTimes {
-        var counts = Array(repeating: 0, count: CompletionTimes.bounds.count + 1)
-        let growth = log(1.01)
-        var fine = Array(repeating: 0, count: 1600)  // 1.01^1600 s is about 270 years
-        try db.forEachRow("""
-            SELECT (julianday(completed_at) - julianday(first_attempt_at)) * 86400
-            FROM requests WHERE completed_at >= ?1 AND first_attempt_at IS NOT NULL
-            """, [.text(Timestamp.string(since))]) { row in
-            let seconds = max(0, row.double(0))
-            counts[CompletionTimes.bounds.firstIndex { seconds < Double($0) } ?? CompletionTimes.bounds.count] += 1
-            fine[min(fine.count - 1, Int(log(max(seconds, 1)) / growth))] += 1
+        var counted = Array(repeating: 0, count: CompletionTimes.bins.count + 1)
+        try db.forEachRow("SELECT bin, sum(orders) FROM hourly_completion_times WHERE hour >= ?1 GROUP BY bin", [.text(hourKey(since))]) { row in
+            let bin = row.int(0)
+            if counted.indices.contains(bin) { counted[bin] += row.int(1) }
         }
-        let total = counts.reduce(0, +)
-        guard total > 0 else { return CompletionTimes(counts: counts, medianSeconds: nil) }
-        var seen = 0
-        let bin = fine.firstIndex { seen += $0; return seen * 2 >= total } ?? 0
-        return CompletionTimes(counts: counts, medianSeconds: Int(exp((Double(bin) + 0.5) * growth).rounded()))
+        return CompletionTimes(bins: counted)
     }
+
+    /// `2026-12-01T13`: the hour holding `date`, as `hourly_orders` keys it.
+    static func hourKey(_ date: Date) -> String { String(Timestamp.string(date).prefix(13)) }
 
     /// Rows matching `text`, newest first, at most `limit`:
     /// - a number (`+442071234567`, spaces and dashes allowed): every row whose range holds it;
@@ -138,7 +147,8 @@ extension Ledger {
     /// - anything else: a row whose order id is the text, or whose tracking id is or was it
     ///   (a retried row's earlier tracking ids are in its attempts).
     /// Every branch is an index seek: `requests_number_search`, the primary key,
-    /// `requests_order_id`, `requests_tracking_id` and `attempts_tracking_id`.
+    /// `requests_order_id`, `requests_tracking_id`, `attempts_tracking_id` and
+    /// `order_numbers_order_id`. Run it in a read transaction to see one snapshot throughout.
     public static func search(_ db: Connection, _ text: String, limit: Int = 50) throws -> LedgerSearch {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         var understood: [String] = []
@@ -159,7 +169,7 @@ extension Ledger {
                 SELECT id FROM requests WHERE order_id = ?1
                 UNION SELECT id FROM requests WHERE tracking_id = ?1
                 UNION SELECT request_id FROM attempts WHERE tracking_id = ?1
-                UNION SELECT request_id FROM order_numbers WHERE order_id = ?1
+                UNION SELECT request_id FROM order_numbers WHERE order_id = ?1 AND order_id IS NOT NULL
                 LIMIT ?2
                 """, [.text(trimmed), .integer(Int64(limit + 1))]) { $0.integer(0) })
         }

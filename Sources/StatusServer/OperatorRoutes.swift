@@ -41,7 +41,7 @@ struct OperatorRoutes: Sendable {
             headers[.cacheControl] = "max-age=300"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: OperatorPages.stylesheet)))
         }
-        router.get("/") { request, _ in
+        router.get("/") { request, _ in await guarded("the overview") {
             let fields = FormFields(request.uri.query ?? "")
             let window = fields["window"].flatMap(ChartWindow.init(rawValue:)) ?? .day
             let daemon = await condition()
@@ -57,49 +57,75 @@ struct OperatorRoutes: Sendable {
                 }
             }
             return html(pages.overview(data))
-        }
-        router.get("/ledger") { request, _ in
+        } }
+        router.get("/ledger") { request, _ in await guarded("the ledger page") {
             let now = Date()
             switch LedgerQuery.parse(FormFields(request.uri.query ?? "").values) {
             case .failure(let problem):
                 return html(pages.ledger(LedgerPageData(query: LedgerQuery(), problem: problem.description, now: now)), status: .badRequest)
             case .success(let query):
-                let data = try await reader.use { db -> LedgerPageData in
-                    if let text = query.search {
-                        return LedgerPageData(query: query, search: try Ledger.search(db, text, limit: Self.pageSize), now: now)
+                let data = try await reader.use { db in
+                    try db.transaction(.deferred) { () throws -> LedgerPageData in
+                        if let text = query.search {
+                            return LedgerPageData(query: query, search: try Ledger.search(db, text, limit: Self.pageSize), now: now)
+                        }
+                        return LedgerPageData(query: query, page: try Ledger.list(db, filter: query.filter(now: now, limit: Self.pageSize)), now: now)
                     }
-                    return LedgerPageData(query: query, page: try Ledger.list(db, filter: query.filter(now: now, limit: Self.pageSize)), now: now)
                 }
                 return html(pages.ledger(data))
             }
-        }
-        router.get("/requests/:id") { request, context in
+        } }
+        router.get("/requests/:id") { request, context in await guarded("a request page") {
             guard let id = context.parameters.get("id", as: Int64.self) else {
                 return html(pages.problem(heading: "Not a request id", message: "A request id is a whole number, as in /requests/42."), status: .badRequest)
             }
+            // After an action's redirect: said only when the row's state bears it out, so a
+            // link cannot make the page claim what did not happen.
             let done = FormFields(request.uri.query ?? "")["done"]
-            let notice: PageNotice? = switch done {
-            case "cancelled": PageNotice(text: "Cancelled. The daemon will not send this request.", tone: "good")
-            case "retried": PageNotice(text: "Queued again under a new tracking id; the daemon sends it shortly. Earlier attempts stay below.", tone: "good")
-            default: nil
+            return try await requestPage(id: id) { entry in
+                switch (done, entry.state) {
+                case ("cancelled", "cancelled"):
+                    return PageNotice(text: "Cancelled. The daemon will not send this request."
+                        + (entry.outcomeUnknown ? " An earlier attempt's answer was lost, so Colt may have created an order under tracking id \(entry.trackingID ?? "?"): check with Colt before treating the numbers as untouched." : ""),
+                        tone: entry.outcomeUnknown ? "warn" : "good")
+                case ("retried", "queued"), ("retried", "submitting"):
+                    return PageNotice(text: "Queued again under a new tracking id; the daemon sends it shortly. Earlier attempts stay below.", tone: "good")
+                default:
+                    return nil
+                }
             }
-            return try await requestPage(id: id, notice: notice)
-        }
-        router.post("/requests/:id/cancel") { request, context in
+        } }
+        router.post("/requests/:id/cancel") { request, context in await guarded("a cancel") {
             try await act(request, context, name: "cancel")
-        }
-        router.post("/requests/:id/retry") { request, context in
+        } }
+        router.post("/requests/:id/retry") { request, context in await guarded("a retry") {
             try await act(request, context, name: "retry")
+        } }
+    }
+
+    /// Runs a page's work; a failure of the database (busy past its timeout, gone, unreadable)
+    /// is logged and shown as a page that says so (503), never an empty error.
+    private func guarded(_ what: String, _ body: () async throws -> Response) async -> Response {
+        do {
+            return try await body()
+        } catch let error as HTTPError {
+            return html(pages.problem(heading: "Refused", message: error.body ?? "\(error.status)"), status: error.status)
+        } catch {
+            logger.error("status page: \(what) failed", metadata: ["error": "\(error)"])
+            return html(pages.problem(heading: "The database did not answer",
+                                      message: "\(what.prefix(1).uppercased() + what.dropFirst()) failed: \(error). Nothing was changed; try again in a moment."),
+                        status: .serviceUnavailable)
         }
     }
 
-    private func requestPage(id: Int64, notice: PageNotice?, status: HTTPResponse.Status = .ok) async throws -> Response {
+    private func requestPage(id: Int64, status: HTTPResponse.Status = .ok,
+                             notice: @escaping @Sendable (LedgerEntry) -> PageNotice?) async throws -> Response {
         let actions = readOnlyBecause.map(PageActions.readOnly) ?? PageActions(readOnlyBecause: nil, csrfToken: csrf.value)
         let found = try await reader.use { db in
             try db.transaction(.deferred) { () throws -> RequestPageData? in
                 guard let entry = try Ledger.entry(db, id: id) else { return nil }
                 return RequestPageData(entry: entry, attempts: try Ledger.attempts(db, requestID: id),
-                                       numbers: try Ledger.numbers(db, requestID: id), actions: actions, notice: notice, now: Date())
+                                       numbers: try Ledger.numbers(db, requestID: id), actions: actions, notice: notice(entry), now: Date())
             }
         }
         guard let found else {
@@ -130,12 +156,17 @@ struct OperatorRoutes: Sendable {
         let user = credentials?.user(authorization: request.headers[.authorization]) ?? "?"
         let force = form["force"] == "1"
         do {
-            let entry = try await writer.use { db in
-                name == "cancel" ? try Ledger.cancel(db, id: id) : try Ledger.retry(db, id: id, force: force)
+            let (before, entry) = try await writer.use { db in
+                // The row as it was, for the log (no one but retry changes what it reads of it).
+                let before = try Ledger.entry(db, id: id)
+                return (before, name == "cancel" ? try Ledger.cancel(db, id: id) : try Ledger.retry(db, id: id, force: force))
             }
+            // `--force` in the log only when it overrode something: the row's outcome was unknown.
+            let forced = force && before?.outcomeUnknown == true
             logger.notice("operator action from the status page", metadata: [
-                "action": "\(name)\(force ? " --force" : "")", "request": "\(id)", "user": "\(user)",
-                "tracking_id": "\(entry.trackingID ?? "")", "state": "\(entry.state)",
+                "action": "\(name)\(forced ? " --force" : "")", "request": "\(id)", "user": "\(user)",
+                "tracking_id": "\(entry.trackingID ?? "")", "previous_tracking_id": "\(before?.trackingID ?? "")",
+                "state": "\(entry.state)",
             ])
             var headers = HTTPFields()
             headers[.location] = "/requests/\(id)?done=\(name == "cancel" ? "cancelled" : "retried")"
@@ -147,7 +178,7 @@ struct OperatorRoutes: Sendable {
             if error.kind == .notFound {
                 return html(pages.problem(heading: "No request \(id)", message: error.description), status: .notFound)
             }
-            return try await requestPage(id: id, notice: PageNotice(text: error.description, tone: "bad"), status: .conflict)
+            return try await requestPage(id: id, status: .conflict) { _ in PageNotice(text: error.description, tone: "bad") }
         }
     }
 

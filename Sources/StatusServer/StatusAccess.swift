@@ -1,7 +1,9 @@
+import ColtClient
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Synchronization
 
 /// Who may use the status endpoint: the users of a credentials file, one `name:password` per
 /// line (`#` comments and blank lines ignored), read once at start-up. Under systemd the file is
@@ -39,8 +41,8 @@ public struct StatusCredentials: Sendable, Equatable {
     /// Parses the credentials file's text; `origin` names it in errors.
     public init(text: String, origin: String) throws(StatusCredentialsError) {
         var users: [(String, [UInt8])] = []
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+        // Lines end with LF or CRLF (Swift reads CRLF as one character, which is a newline).
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) || line.first == "#" { continue }
             let place = "\(origin) line \(index + 1)"
             guard let colon = line.firstIndex(of: ":") else {
@@ -52,6 +54,12 @@ public struct StatusCredentials: Sendable, Equatable {
             }
             guard password.count >= Self.minimumPasswordLength else {
                 throw StatusCredentialsError("\(place): the password of \(name) is shorter than \(Self.minimumPasswordLength) characters")
+            }
+            // A space or tab at either end is almost always a slip that no one would type at a prompt.
+            guard let first = password.first, let last = password.last, ![UInt8(ascii: " "), UInt8(ascii: "\t")].contains(first),
+                  ![UInt8(ascii: " "), UInt8(ascii: "\t")].contains(last)
+            else {
+                throw StatusCredentialsError("\(place): the password of \(name) begins or ends with a space or tab; remove it (or put it inside the password)")
             }
             guard !users.contains(where: { $0.0 == name }) else {
                 throw StatusCredentialsError("\(place): user \(name) is listed twice")
@@ -69,14 +77,31 @@ public struct StatusCredentials: Sendable, Equatable {
               let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
               let colon = decoded.firstIndex(of: UInt8(ascii: ":"))
         else { return nil }
-        let name = String(decoding: decoded[..<colon], as: UTF8.self)
+        // Names and passwords are compared as bytes, never as Unicode-equivalent strings.
+        let name = Array(decoded[..<colon])
         let password = Array(decoded[decoded.index(after: colon)...])
         var found: String?
         for user in users {
             let same = constantTimeEqual(user.password, password)
-            if same, user.name == name { found = user.name }
+            if same, Array(user.name.utf8) == name { found = user.name }
         }
         return found
+    }
+}
+
+/// Counts failed sign-ins and says when one should be logged: the first, then at most one
+/// every 10 s, carrying how many failed since the last line.
+final class FailureLog: Sendable {
+    private let state = Mutex<(unlogged: Int, lastLine: ContinuousClock.Instant?)>((0, nil))
+
+    /// Records a failure; returns the count to log, or `nil` when this one is not logged.
+    func record(now: ContinuousClock.Instant) -> Int? {
+        state.withLock { state in
+            state.unlogged += 1
+            if let last = state.lastLine, now - last < .seconds(10) { return nil }
+            defer { state = (0, now) }
+            return state.unlogged
+        }
     }
 }
 
@@ -96,22 +121,66 @@ func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
 }
 
 /// Asks for HTTP Basic credentials on every request when a credentials file is configured.
+///
+/// A wrong name or password is answered after ``wrongPasswordDelay``, so that guessing goes at
+/// most ``StatusServer/maxConnections`` tries a second, and logged at most once every 10 s with
+/// the count since the last line, so that guessing cannot flood the journal either.
 struct BasicAuthentication<Context: RequestContext>: RouterMiddleware {
+    static var wrongPasswordDelay: Duration { .seconds(1) }
+
     let credentials: StatusCredentials
     let logger: Logger
+    let failures: FailureLog
+
+    init(credentials: StatusCredentials, logger: Logger) {
+        self.credentials = credentials
+        self.logger = logger
+        failures = FailureLog()
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if credentials.user(authorization: request.headers[.authorization]) != nil {
             return try await next(request, context)
         }
         if request.headers[.authorization] != nil {
-            logger.warning("status endpoint: wrong user name or password", metadata: ["path": "\(request.uri.path)"])
+            if let count = failures.record(now: .now) {
+                logger.warning("status endpoint: wrong user name or password", metadata: [
+                    "path": "\(request.uri.path)", "failures_since_last_line": "\(count)",
+                ])
+            }
+            try await Task.sleep(for: Self.wrongPasswordDelay)
         }
         var headers = HTTPFields()
         headers[.wwwAuthenticate] = #"Basic realm="colt-orders", charset="UTF-8""#
         headers[.contentType] = "text/plain; charset=utf-8"
         return Response(status: .unauthorized, headers: headers,
                         body: .init(byteBuffer: ByteBuffer(string: "colt-orders: sign in with a user of the status credentials file (status.auth_file)\n")))
+    }
+}
+
+/// Without authentication, answers only requests addressed to a loopback name (`Host:
+/// 127.0.0.1:9464`, `localhost`, `[::1]`): a web page of another site that rebinds its own name
+/// to 127.0.0.1 (DNS rebinding) sends its own name as the Host, and is refused.
+struct LoopbackHostOnly<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let authority = request.head.authority, !Self.isLoopback(authority: authority) else {
+            return try await next(request, context)
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: .misdirectedRequest, headers: headers, body: .init(byteBuffer: ByteBuffer(
+            string: "colt-orders: this endpoint answers only requests to a loopback address (Host: 127.0.0.1, localhost or [::1]); to reach it by another name, set status.auth_file\n")))
+    }
+
+    /// Whether `host[:port]` names a loopback address.
+    static func isLoopback(authority: String) -> Bool {
+        var host = Substring(authority)
+        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+            host = host[...close]
+        } else if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon {
+            host = host[..<colon]
+        }
+        return LoopbackHost.isLoopback(String(host))
     }
 }
 

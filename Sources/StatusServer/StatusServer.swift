@@ -61,7 +61,8 @@ public struct StatusListenError: Error, Sendable, Equatable, CustomStringConvert
 /// - `GET /healthz`: 200 while the process serves requests.
 /// - `GET /readyz`: 200 when the database answers, the daemon lock is held, and a Colt token
 ///   can be had (through the engine's ``TokenProvider``); 503 naming what is not ready.
-/// - `GET /orders?state=&action=&country=&since=&limit=&before=`: a page of the ledger as JSON.
+/// - `GET /orders?state=&action=&country=&since=&limit=&before=`: a page of the ledger as JSON;
+///   it looks through at most ``examineAtMost`` ids, and says `stopped_at` when that ended it.
 /// - `GET /orders/{id}`: one request, its attempts and inventory reads, and what the inventory
 ///   last showed per number, as JSON (404 when there is none).
 /// - `GET /metrics`: Prometheus text: the engine's swift-metrics figures, plus rows by state,
@@ -111,8 +112,7 @@ public struct StatusServer: Service {
             throw StatusListenError("\(address) is not a loopback address and no status.auth_file is set: the endpoint would show the ledger to anyone")
         }
         self.address = address
-        let reader = try Database(path: databasePath, mode: .readOnly, busyTimeout: .seconds(2))
-        database = reader
+        database = try Database(path: databasePath, mode: .readOnly, busyTimeout: .seconds(2))
         self.tokens = tokens
         self.registry = registry
         self.lockHeld = lockHeld
@@ -125,8 +125,10 @@ public struct StatusServer: Service {
         case (false, _): "To cancel and retry from here, set status.allow_actions = true (with status.auth_file); the CLI's cancel and retry work meanwhile."
         }
         let condition = options.condition
+        // The pages read through a connection of their own, so that however many are loading,
+        // /healthz, /readyz and /metrics never wait behind them.
         operatorRoutes = OperatorRoutes(
-            reader: reader,
+            reader: try Database(path: databasePath, mode: .readOnly, busyTimeout: .seconds(2)),
             writer: readOnlyBecause == nil ? try Database(path: databasePath, mode: .readWrite, busyTimeout: .seconds(5)) : nil,
             readOnlyBecause: readOnlyBecause, credentials: options.credentials, pages: try OperatorPages(),
             condition: { [tokens, lockHeld] in
@@ -170,6 +172,9 @@ public struct StatusServer: Service {
 
     /// The most status connections open at once.
     public static let maxConnections = 64
+    /// The most ids one `/orders` page looks through: a filter that matches little answers a
+    /// short page with `stopped_at` (and `next_before`) instead of reading the whole table.
+    public static let examineAtMost = 200_000
     /// How long a status connection may sit without a complete request.
     public static let idleTimeout: Duration = .seconds(10)
 
@@ -179,6 +184,8 @@ public struct StatusServer: Service {
         router.add(middleware: SecurityHeaders())
         if let credentials = options.credentials {
             router.add(middleware: BasicAuthentication(credentials: credentials, logger: logger))
+        } else {
+            router.add(middleware: LoopbackHostOnly())
         }
         operatorRoutes.add(to: router)
         router.get("/healthz") { _, _ in
@@ -221,8 +228,9 @@ public struct StatusServer: Service {
                 guard let value = Int64(before) else { return problem(.badRequest, "before must be a request id") }
                 filter.before = value
             }
-            let page = try await database.use { [filter] db in try Ledger.list(db, filter: filter) }
-            return json(OrdersPage(orders: page.entries, nextBefore: page.nextBefore))
+            filter.examineAtMost = Self.examineAtMost
+            let page = try await database.use { [filter] db in try db.transaction(.deferred) { try Ledger.list(db, filter: filter) } }
+            return json(OrdersPage(orders: page.entries, nextBefore: page.nextBefore, stoppedAt: page.stoppedAt))
         }
         router.get("/orders/:id") { _, context in
             guard let id = context.parameters.get("id", as: Int64.self) else { return problem(.badRequest, "the id must be a number") }
@@ -255,7 +263,9 @@ struct Readiness: Encodable {
 struct OrdersPage: Encodable {
     var orders: [LedgerEntry]
     var nextBefore: Int64?
-    enum CodingKeys: String, CodingKey { case orders, nextBefore = "next_before" }
+    /// Set when the page stopped looking (``StatusServer/examineAtMost`` ids) before it was full.
+    var stoppedAt: Int64?
+    enum CodingKeys: String, CodingKey { case orders, nextBefore = "next_before", stoppedAt = "stopped_at" }
 }
 
 struct OrderDetail: Encodable, Sendable {

@@ -122,6 +122,19 @@ import TestSupport
             let headers = try run("/usr/bin/curl", ["-s", "-D", "-", "-o", "/dev/null", running.base + "/requests/6"]).stdout.lowercased()
             #expect(headers.contains("content-security-policy: default-src 'none'; style-src 'self'"), "\(headers)")
             #expect(headers.contains("x-content-type-options: nosniff"))
+            // Without authentication only loopback names are answered: a rebound DNS name is not.
+            let port = String(running.base.split(separator: ":").last ?? "")
+            for host in ["evil.example:\(port)", "evil.example", "127.0.0.1.nip.io:\(port)", "127.0.0.010:\(port)"] {
+                let refused = try Self.curl(running.base + "/ledger", ["-H", "Host: \(host)"])
+                #expect(refused.status == 421, "\(host)")
+                #expect(!refused.output.contains("+442071000001"), "\(host)")
+            }
+            for host in ["localhost:\(port)", "127.0.0.1:\(port)", "[::1]:\(port)", "LOCALHOST"] {
+                #expect(try Self.curl(running.base + "/ledger", ["-H", "Host: \(host)"]).status == 200, "\(host)")
+            }
+            // A link cannot make the page claim an action that did not happen.
+            let forged = try Self.curl(running.base + "/requests/6?done=cancelled")
+            #expect(forged.status == 200 && !forged.output.contains("Cancelled."), "\(forged.output)")
         } catch {
             await Self.stop(running)
             throw error
@@ -144,12 +157,19 @@ import TestSupport
         do {
             let alice = ["-u", "alice:correct-horse-battery"]
             // Every endpoint asks for credentials, and refuses wrong ones.
-            for path in ["/", "/ledger", "/requests/8", "/healthz", "/readyz", "/metrics", "/orders", "/orders/8", "/ui/style.css"] {
+            for path in ["/", "/ledger", "/requests/8", "/healthz", "/readyz", "/metrics", "/orders", "/orders/8", "/ui/style.css", "/no-such-page"] {
                 let anonymous = try Self.curl(running.base + path)
                 #expect(anonymous.status == 401, "\(path)")
                 #expect(anonymous.output.lowercased().contains(#"www-authenticate: basic realm="colt-orders""#), "\(path)")
+            }
+            // A wrong password is answered after a second, and the journal hears of it once per 10 s.
+            let started = ContinuousClock.now
+            for path in ["/", "/metrics", "/orders"] {
                 #expect(try Self.curl(running.base + path, ["-u", "alice:wrong-password-here"]).status == 401, "\(path)")
             }
+            #expect(ContinuousClock.now - started >= .seconds(3))
+            #expect(try Self.curl(running.base + "/", ["-u", "ALICE:correct-horse-battery"]).status == 401, "names are compared exactly")
+            #expect(running.daemon.stderr.components(separatedBy: "wrong user name or password").count == 2, "\(running.daemon.stderr)")
             let page = try Self.curl(running.base + "/requests/8", alice)
             #expect(page.status == 200)
             let token = try #require(page.output.firstMatch(of: /name="csrf" value="([0-9a-f]{64})"/)?.1).description
@@ -198,6 +218,40 @@ import TestSupport
         directory.remove()
     }
 
+    @Test func anActionOnABusyDatabaseSaysSoAndChangesNothing() async throws {
+        let directory = try TemporaryDirectory("page-busy")
+        let users = try directory.write("status-users", "alice:correct-horse-battery\r\nbob:another-long-password\r\n")
+        chmod(users, 0o600)
+        let running = try await Self.start(environment: ["COLT_ORDERS_STATUS_AUTH_FILE": users, "COLT_ORDERS_STATUS_ALLOW_ACTIONS": "true"])
+        do {
+            // Both users of a file with CRLF line ends can sign in.
+            #expect(try Self.curl(running.base + "/healthz", ["-u", "bob:another-long-password"]).status == 200)
+            let page = try Self.curl(running.base + "/requests/8", ["-u", "alice:correct-horse-battery"])
+            let token = try #require(page.output.firstMatch(of: /name="csrf" value="([0-9a-f]{64})"/)?.1).description
+            // Someone holds the write lock longer than the action waits for it (5 s).
+            let holder = Process()
+            holder.executableURL = URL(fileURLWithPath: "/bin/sh")
+            holder.arguments = ["-c", "(echo 'BEGIN IMMEDIATE;'; sleep 8; echo 'COMMIT;') | sqlite3 \(running.harness.database)"]
+            try holder.run()
+            try await Task.sleep(for: .milliseconds(500))
+            let busy = try Self.curl(running.base + "/requests/8/cancel", ["-m", "20", "-u", "alice:correct-horse-battery", "-d", "csrf=\(token)"])
+            holder.waitUntilExit()
+            #expect(busy.status == 503, "\(busy.output)")
+            #expect(busy.output.contains("The database did not answer") && busy.output.contains("Nothing was changed"), "\(busy.output)")
+            #expect(busy.output.lowercased().contains("content-security-policy:"), "an error page carries the same headers")
+            #expect(running.daemon.stderr.contains("status page: a cancel failed"), "\(running.daemon.stderr)")
+            #expect(try running.harness.value("SELECT state FROM requests WHERE id = 8") == "unresolved")
+            // Once the lock is free, the same form works, and says what the cancel leaves open.
+            let cancelled = try Self.curl(running.base + "/requests/8/cancel", ["-L", "-u", "alice:correct-horse-battery", "-d", "csrf=\(token)"])
+            #expect(cancelled.output.contains("Colt may have created an order under tracking id page-test-8"), "\(cancelled.output)")
+        } catch {
+            await Self.stop(running)
+            throw error
+        }
+        await Self.stop(running)
+        directory.remove()
+    }
+
     @Test func thePageIsReadOnlyUnlessActionsAreTurnedOn() async throws {
         let running = try await Self.start()
         do {
@@ -237,6 +291,15 @@ import TestSupport
         #expect(result.stderr.contains("\(short) line 2: the password of bob is shorter than 12 characters"), "\(result.stderr)")
         result = try check([:], file: #"{"status": {"listen": "0.0.0.0:9464", "allow_non_loopback": true}}"#)
         #expect(result.stderr.contains("status.allow_non_loopback is no longer a setting"), "\(result.stderr)")
+        // `false` asked for what is now the rule: an old configuration that says so still starts.
+        result = try check([:], file: #"{"status": {"listen": "127.0.0.1:9464", "allow_non_loopback": false}}"#)
+        #expect(result.status == 0, "\(result.stderr)")
+        // Loopback is spelled canonically: 127.0.0.010 is octal to some resolvers, a name to others.
+        result = try check(["COLT_ORDERS_STATUS_LISTEN": "127.0.0.010:9464"])
+        #expect(result.status == 2 && result.stderr.contains("is not a loopback address"), "\(result.stderr)")
+        let padded = try directory.write("padded-users", "alice:correct-horse-battery \n")
+        result = try check(["COLT_ORDERS_STATUS_AUTH_FILE": padded])
+        #expect(result.stderr.contains("\(padded) line 1: the password of alice begins or ends with a space or tab"), "\(result.stderr)")
         // With a credentials file, any address; a file others can read is named.
         let good = try directory.write("good-users", "alice:correct-horse-battery\n")
         chmod(good, 0o644)

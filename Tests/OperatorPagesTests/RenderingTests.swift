@@ -69,7 +69,7 @@ import Testing
             rejections: RecentRejections(count: 1, byCode: [(Self.hostile, 1)], latest: [
                 .init(id: 42, range: "+442071234567", coltCode: Self.hostile, message: Self.hostile, rejectedAt: "2026-12-02T11:00:00.000Z"),
             ]),
-            activity: [], completion: CompletionTimes(counts: Array(repeating: 0, count: 10), medianSeconds: nil), window: .day,
+            activity: [], completion: CompletionTimes(counts: Array(repeating: 0, count: 10), median: nil), window: .day,
             daemon: DaemonCondition(engineRunning: true, lastError: Self.hostile, lastErrorAt: now, tokenFailure: Self.hostile), now: now))
         expectNoInjectedMarkup(overview)
         expectNoInjectedMarkup(pages.problem(heading: "Refused", message: Self.hostile))
@@ -130,7 +130,7 @@ import Testing
             let status = LedgerStatus(counts: [:], oldestQueued: nil, oldestRetrying: nil, oldestReconciling: nil,
                                       recentRejections: [], stalled: 0, unexpectedFinalStatus: 0, attention: [])
             return pages.overview(OverviewData(status: status, rejections: RecentRejections(count: 0, byCode: [], latest: []), activity: [],
-                                               completion: CompletionTimes(counts: Array(repeating: 0, count: 10), medianSeconds: nil),
+                                               completion: CompletionTimes(counts: Array(repeating: 0, count: 10), median: nil),
                                                window: .day, daemon: condition, now: now))
         }
         let healthy = panel(DaemonCondition(engineRunning: true, inFlight: 3, tokenValidFor: .seconds(1500)))
@@ -141,6 +141,9 @@ import Testing
         #expect(paused.contains(#"<section class="daemon warn""#))
         #expect(paused.contains("every submission waits until 2026-12-02 12:01:30 (in 1m 30s)"))
         #expect(paused.contains("request 7: HTTP 503 from Colt (5s ago)"))
+        let failing = panel(DaemonCondition(engineRunning: true, tokenValidFor: .seconds(120), tokenFailure: "HTTP 503 from the token endpoint"))
+        #expect(failing.contains(#"<section class="daemon warn""#))
+        #expect(failing.contains("held, valid for 2m 0s; the last refresh failed: HTTP 503 from the token endpoint"))
         let refused = panel(DaemonCondition(engineRunning: true, credentialsPausedUntil: now.addingTimeInterval(300)))
         #expect(refused.contains(#"<section class="daemon bad""#) && refused.contains("REFUSED by Colt"))
     }
@@ -150,13 +153,13 @@ import Testing
         let status = LedgerStatus(counts: [:], oldestQueued: nil, oldestRetrying: nil, oldestReconciling: nil,
                                   recentRejections: [], stalled: 0, unexpectedFinalStatus: 0, attention: [])
         let html = pages.overview(OverviewData(status: status, rejections: RecentRejections(count: 0, byCode: [], latest: []), activity: hours,
-                                               completion: CompletionTimes(counts: [0, 3, 0, 0, 0, 0, 0, 0, 0, 1], medianSeconds: 200),
+                                               completion: CompletionTimes(counts: [0, 3, 0, 0, 0, 0, 0, 0, 0, 1], median: (180, 240)),
                                                window: .day, daemon: DaemonCondition(engineRunning: true), now: now))
         #expect(html.contains("<title>2026-12-02 13:00 UTC: 120 accepted</title>"))
         #expect(html.contains("<title>2026-12-02 14:00 UTC: 7 completed</title>"))
         #expect(html.components(separatedBy: "<rect class=\"accepted\"").count == 2, "hours without orders draw no bar")
         #expect(html.contains("accepted by Colt (120)") && html.contains("completed (7)"))
-        #expect(html.contains("4 completed; median about 3m 20s"))
+        #expect(html.contains("4 completed; median 3 min to 4 min"))
         #expect(html.contains("<title>1–5 min: 3</title>") && html.contains("<title>&gt; 5 days: 1</title>"))
         // The scale is a round number at or above the busiest hour.
         #expect(html.contains(#"text-anchor="end">200</text>"#))
