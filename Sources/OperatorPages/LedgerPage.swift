@@ -57,14 +57,10 @@ public struct LedgerQuery: Sendable, Equatable {
         return .success(query)
     }
 
-    /// The most ids one page looks at (``LedgerFilter/examineAtMost``): a filter that matches
-    /// little costs one bounded read, and the page offers to look further.
-    public static let examineAtMost = 200_000
-
     /// The database filter for these choices, `limit` rows a page.
     public func filter(now: Date, limit: Int) -> LedgerFilter {
         var filter = LedgerFilter(state: state, action: action, country: country, before: before, limit: limit,
-                                  examineAtMost: Self.examineAtMost)
+                                  examineAtMost: LedgerFilter.pageExamineLimit)
         if let age, let choice = Self.ages.first(where: { $0.value == age }) {
             let cut = now.addingTimeInterval(-choice.seconds)
             if choice.older { filter.createdBefore = cut } else { filter.since = cut }
@@ -149,7 +145,7 @@ struct LedgerView: PageView {
         hasRows = !rows.isEmpty
         nextPage = data.page?.nextBefore.map { query.link(before: $0) }
         if let page = data.page, let bottom = page.stoppedAt {
-            stopped = "\(page.entries.isEmpty ? "No request" : "No other request") from id \(bottom) up matches (a page looks through \(LedgerQuery.examineAtMost) ids at most); older rows may."
+            stopped = "\(page.entries.isEmpty ? "No request" : "No other request") from id \(bottom) up matches (a page looks through \(LedgerFilter.pageExamineLimit) ids at most); older rows may."
         }
         if let found = data.search {
             let count = found.entries.count

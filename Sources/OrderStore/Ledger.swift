@@ -224,6 +224,10 @@ public struct LedgerFilter: Sendable, Equatable {
     public var before: Int64?
     /// Rows per page.
     public var limit: Int
+    /// The bound the web page and `/orders` put on ``examineAtMost``: a page that matches
+    /// little costs one read of at most this many ids (tens of milliseconds on any ledger).
+    public static let pageExamineLimit = 100_000
+
     /// Look at no more than this many ids below ``before`` (or the newest row): a filter that
     /// matches few rows then returns a short page with ``LedgerPage/stoppedAt`` instead of
     /// reading the whole table. `nil`: no bound (the CLI).

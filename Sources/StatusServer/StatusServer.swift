@@ -62,7 +62,7 @@ public struct StatusListenError: Error, Sendable, Equatable, CustomStringConvert
 /// - `GET /readyz`: 200 when the database answers, the daemon lock is held, and a Colt token
 ///   can be had (through the engine's ``TokenProvider``); 503 naming what is not ready.
 /// - `GET /orders?state=&action=&country=&since=&limit=&before=`: a page of the ledger as JSON;
-///   it looks through at most ``examineAtMost`` ids, and says `stopped_at` when that ended it.
+///   it looks through at most `LedgerFilter.pageExamineLimit` ids, and says `stopped_at` when that ended it.
 /// - `GET /orders/{id}`: one request, its attempts and inventory reads, and what the inventory
 ///   last showed per number, as JSON (404 when there is none).
 /// - `GET /metrics`: Prometheus text: the engine's swift-metrics figures, plus rows by state,
@@ -172,9 +172,6 @@ public struct StatusServer: Service {
 
     /// The most status connections open at once.
     public static let maxConnections = 64
-    /// The most ids one `/orders` page looks through: a filter that matches little answers a
-    /// short page with `stopped_at` (and `next_before`) instead of reading the whole table.
-    public static let examineAtMost = 200_000
     /// How long a status connection may sit without a complete request.
     public static let idleTimeout: Duration = .seconds(10)
 
@@ -228,7 +225,7 @@ public struct StatusServer: Service {
                 guard let value = Int64(before) else { return problem(.badRequest, "before must be a request id") }
                 filter.before = value
             }
-            filter.examineAtMost = Self.examineAtMost
+            filter.examineAtMost = LedgerFilter.pageExamineLimit
             let page = try await database.use { [filter] db in try db.transaction(.deferred) { try Ledger.list(db, filter: filter) } }
             return json(OrdersPage(orders: page.entries, nextBefore: page.nextBefore, stoppedAt: page.stoppedAt))
         }
@@ -263,7 +260,7 @@ struct Readiness: Encodable {
 struct OrdersPage: Encodable {
     var orders: [LedgerEntry]
     var nextBefore: Int64?
-    /// Set when the page stopped looking (``StatusServer/examineAtMost`` ids) before it was full.
+    /// Set when the page stopped looking (`LedgerFilter.pageExamineLimit` ids) before it was full.
     var stoppedAt: Int64?
     enum CodingKeys: String, CodingKey { case orders, nextBefore = "next_before", stoppedAt = "stopped_at" }
 }

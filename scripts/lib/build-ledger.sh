@@ -3,7 +3,8 @@
 # through the state changes the schema allows, as the daemon would:
 #   80% completed, 5% in_progress, 4% rejected, 3% cancelled, 2% failed, 1% invalid,
 #   3% queued, 2% retrying;
-# every row but the queued and invalid ones has one attempt. Rows were created 15 s apart, the
+# every row but the queued and invalid ones has one attempt, and every completed one its numbers'
+# final status in order_numbers. Rows were created 15 s apart, the
 # newest now (1,000,000 rows reach back ~174 days); completed orders took a minute to ~2 days,
 # and none completes later than now.
 build_ledger() {
@@ -35,6 +36,10 @@ UPDATE requests SET state = 'completed', order_status = 'Completed',
                             '+' || (60 + (id * 7919) % max(1, min(180000, ($rows - id) * 15 - 60))) || ' seconds'),
     next_check_at = NULL WHERE id % 100 < 80;
 UPDATE requests SET updated_at = completed_at WHERE state = 'completed';
+INSERT INTO order_numbers (request_id, first_number, last_number, numbers, status, order_id, order_status, expected, checked_at)
+SELECT id, range_start, range_end, CAST(substr(range_end, 2) AS INTEGER) - CAST(substr(range_start, 2) AS INTEGER) + 1,
+       'Deactivated', order_id, order_status, 1, completed_at
+FROM requests WHERE state = 'completed';
 UPDATE requests SET state = 'rejected', attempts = 1, colt_code = 'NUMBER_NOT_ELIGIBLE',
     last_error = 'HTTP 409 from Colt: NUMBER_NOT_ELIGIBLE: the number is not in a state that allows this order'
     WHERE id % 100 BETWEEN 85 AND 88;
