@@ -48,27 +48,36 @@ import TestSupport
         let base: String
     }
 
-    /// The daemon over the fixture ledger, its status endpoint on a free loopback port.
-    static func start(environment: [String: String] = [:]) async throws -> Running {
+    /// Runs `body` against the daemon over the fixture ledger, its status endpoint on a free
+    /// loopback port; the daemon and the sandbox are stopped before this returns, whatever
+    /// `body` does.
+    static func withDaemon(environment: [String: String] = [:], _ body: (Running) async throws -> Void) async throws {
         let harness = try await DaemonHarness.start()
-        try harness.createSchema()
-        let seeded = try harness.sqlite(ledger)
-        guard seeded.status == 0 else { throw TestFailure("fixture: \(seeded.stderr)") }
-        let daemon = try harness.launch("run", environment: ["COLT_ORDERS_STATUS_LISTEN": "127.0.0.1:0"].merging(environment) { $1 })
-        let port = try await statusPort(of: daemon)
-        return Running(harness: harness, daemon: daemon, base: "http://127.0.0.1:\(port)")
-    }
-
-    static func stop(_ running: Running) async {
-        running.daemon.signal(SIGKILL)
-        _ = try? await running.daemon.wait(timeout: .seconds(10))
-        await running.harness.stop()
+        do {
+            try harness.createSchema()
+            let seeded = try harness.sqlite(ledger)
+            guard seeded.status == 0 else { throw TestFailure("fixture: \(seeded.stderr)") }
+            let daemon = try harness.launch("run", environment: ["COLT_ORDERS_STATUS_LISTEN": "127.0.0.1:0"].merging(environment) { $1 })
+            do {
+                let port = try await statusPort(of: daemon)
+                try await body(Running(harness: harness, daemon: daemon, base: "http://127.0.0.1:\(port)"))
+            } catch {
+                daemon.signal(SIGKILL)
+                _ = try? await daemon.wait(timeout: .seconds(10))
+                throw error
+            }
+            daemon.signal(SIGKILL)
+            _ = try? await daemon.wait(timeout: .seconds(10))
+        } catch {
+            await harness.stop()
+            throw error
+        }
+        await harness.stop()
     }
 
     @Test func eachPageLoadsInABrowserAndShowsWhatTheLedgerHolds() async throws {
-        let running = try await Self.start()
-        let browser = try Browser(directory: running.harness.directory)
-        do {
+        try await Self.withDaemon { running in
+            let browser = try Browser(directory: running.harness.directory)
             // The overview: rows per state, in the DOM and on the screen.
             let overview = try browser.dom(running.base + "/")
             for (state, count) in [("completed", 3), ("rejected", 2), ("in_progress", 1), ("failed", 1), ("unresolved", 1), ("queued", 0)] {
@@ -98,17 +107,12 @@ import TestSupport
             // The ledger page with filters: only the matching rows.
             let filtered = try browser.dom(running.base + "/ledger?state=rejected&country=GB")
             #expect(filtered.contains(#"<a href="/requests/4">4</a>"#) && !filtered.contains(#"<a href="/requests/5">5</a>"#))
-        } catch {
-            await Self.stop(running)
-            throw error
         }
-        await Self.stop(running)
     }
 
     @Test func hostileTextFromColtIsShownAsTextNotMarkup() async throws {
-        let running = try await Self.start()
-        let browser = try Browser(directory: running.harness.directory)
-        do {
+        try await Self.withDaemon { running in
+            let browser = try Browser(directory: running.harness.directory)
             for path in ["/requests/6", "/requests/4", "/ledger", "/"] {
                 let dom = try browser.dom(running.base + path)
                 // The browser built no element from Colt's text: no image, no script, no bold.
@@ -135,11 +139,7 @@ import TestSupport
             // A link cannot make the page claim an action that did not happen.
             let forged = try Self.curl(running.base + "/requests/6?done=cancelled")
             #expect(forged.status == 200 && !forged.output.contains("Cancelled."), "\(forged.output)")
-        } catch {
-            await Self.stop(running)
-            throw error
         }
-        await Self.stop(running)
     }
 
     /// curl against the endpoint: `(status, headers and body)`.
@@ -153,8 +153,7 @@ import TestSupport
         let directory = try TemporaryDirectory("page-auth")
         let users = try directory.write("status-users", "# operators\nalice:correct-horse-battery\n")
         chmod(users, 0o600)
-        let running = try await Self.start(environment: ["COLT_ORDERS_STATUS_AUTH_FILE": users, "COLT_ORDERS_STATUS_ALLOW_ACTIONS": "true"])
-        do {
+        try await Self.withDaemon(environment: ["COLT_ORDERS_STATUS_AUTH_FILE": users, "COLT_ORDERS_STATUS_ALLOW_ACTIONS": "true"]) { running in
             let alice = ["-u", "alice:correct-horse-battery"]
             // Every endpoint asks for credentials, and refuses wrong ones.
             for path in ["/", "/ledger", "/requests/8", "/healthz", "/readyz", "/metrics", "/orders", "/orders/8", "/ui/style.css", "/no-such-page"] {
@@ -210,11 +209,7 @@ import TestSupport
             #expect(running.daemon.stderr.contains("operator action from the status page"), "\(running.daemon.stderr)")
             #expect(running.daemon.stderr.contains("user=alice"), "the log names who acted")
             #expect(!running.daemon.stderr.contains("correct-horse-battery"), "the password is never logged")
-        } catch {
-            await Self.stop(running)
-            throw error
         }
-        await Self.stop(running)
         directory.remove()
     }
 
@@ -222,8 +217,7 @@ import TestSupport
         let directory = try TemporaryDirectory("page-busy")
         let users = try directory.write("status-users", "alice:correct-horse-battery\r\nbob:another-long-password\r\n")
         chmod(users, 0o600)
-        let running = try await Self.start(environment: ["COLT_ORDERS_STATUS_AUTH_FILE": users, "COLT_ORDERS_STATUS_ALLOW_ACTIONS": "true"])
-        do {
+        try await Self.withDaemon(environment: ["COLT_ORDERS_STATUS_AUTH_FILE": users, "COLT_ORDERS_STATUS_ALLOW_ACTIONS": "true"]) { running in
             // Both users of a file with CRLF line ends can sign in.
             #expect(try Self.curl(running.base + "/healthz", ["-u", "bob:another-long-password"]).status == 200)
             let page = try Self.curl(running.base + "/requests/8", ["-u", "alice:correct-horse-battery"])
@@ -244,17 +238,12 @@ import TestSupport
             // Once the lock is free, the same form works, and says what the cancel leaves open.
             let cancelled = try Self.curl(running.base + "/requests/8/cancel", ["-L", "-u", "alice:correct-horse-battery", "-d", "csrf=\(token)"])
             #expect(cancelled.output.contains("Colt may have created an order under tracking id page-test-8"), "\(cancelled.output)")
-        } catch {
-            await Self.stop(running)
-            throw error
         }
-        await Self.stop(running)
         directory.remove()
     }
 
     @Test func thePageIsReadOnlyUnlessActionsAreTurnedOn() async throws {
-        let running = try await Self.start()
-        do {
+        try await Self.withDaemon { running in
             let page = try Self.curl(running.base + "/requests/8")
             #expect(page.status == 200)
             #expect(page.output.contains("This page is read-only."))
@@ -263,11 +252,7 @@ import TestSupport
             #expect(refused.status == 403)
             #expect(refused.output.contains("set status.allow_actions = true"), "\(refused.output)")
             #expect(try running.harness.value("SELECT state FROM requests WHERE id = 8") == "unresolved")
-        } catch {
-            await Self.stop(running)
-            throw error
         }
-        await Self.stop(running)
     }
 
     @Test func offLoopbackTheEndpointNeedsItsCredentialsFile() throws {
