@@ -16,9 +16,10 @@ import OrderStore
 ///   authentication, and only with the page's CSRF token.
 /// - `GET /ui/style.css` the stylesheet.
 ///
-/// Pages read through the status server's read-only connection, one short read transaction
-/// each, so they never hold up the engine; actions are the CLI's own single `IMMEDIATE`
-/// transactions on a second connection.
+/// Pages read through a read-only connection of their own (the probes and `/metrics` keep
+/// theirs), one short read transaction each, so they never hold up the engine; actions are the
+/// CLI's own single `IMMEDIATE` transactions on a writing connection. A database that does not
+/// answer is a 503 page and an error in the log (``guarded(_:_:)``).
 struct OperatorRoutes: Sendable {
     let reader: Database
     /// The connection actions write through; `nil` when actions are off.
