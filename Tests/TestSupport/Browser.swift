@@ -20,7 +20,8 @@ public struct Browser: Sendable {
     private func arguments(width: Int, height: Int) -> [String] {
         // Each call gets its own profile, so parallel tests never share one.
         let profile = directory.file("chromium-\(UUID().uuidString)")
-        return ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--disable-extensions",
+        // --disable-dev-shm-usage: containers often have a small /dev/shm, which crashes Chromium.
+        return ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars", "--no-first-run", "--disable-extensions",
                 "--user-data-dir=\(profile)", "--window-size=\(width),\(height)", "--force-device-scale-factor=2"]
     }
 
