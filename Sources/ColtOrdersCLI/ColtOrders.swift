@@ -15,5 +15,5 @@ struct ColtOrders: AsyncParsableCommand {
             """,
         subcommands: [RunCommand.self, DrainCommand.self, MigrateCommand.self, CheckConfigCommand.self, SandboxCommand.self, DemoCommand.self,
                       StatusCommand.self, ListCommand.self, ShowCommand.self, EnqueueCommand.self, CancelCommand.self,
-                      RetryCommand.self, PruneCommand.self])
+                      RetryCommand.self, PruneCommand.self, BackupCommand.self, RestoreCommand.self])
 }
