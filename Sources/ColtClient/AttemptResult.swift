@@ -1,7 +1,7 @@
 import ColtModel
 import Foundation
 
-/// How one order attempt ended, per DESIGN.md "Outcomes".
+/// How one order attempt ended, per docs/design.md "Outcomes".
 public enum AttemptOutcome: Sendable, Equatable {
     /// A 2xx whose JSON carries `order.id`, a string that ``OrderIdentifier`` accepts.
     case accepted(orderID: String)
@@ -107,7 +107,7 @@ public struct ColtErrorBody: Sendable, Equatable {
     }
 }
 
-/// What came back from one order attempt, already classified per DESIGN.md "Outcomes".
+/// What came back from one order attempt, already classified per docs/design.md "Outcomes".
 public struct AttemptResult: Sendable {
     /// The class of the outcome.
     public var outcome: AttemptOutcome

@@ -3,7 +3,7 @@ import ColtModel
 import Foundation
 import OrderStore
 
-/// What Colt's inventory says about a row whose request may have created an order (DESIGN.md
+/// What Colt's inventory says about a row whose request may have created an order (docs/design.md
 /// invariant 9). Worked out from the inventory alone, never from a tracking id in the answer.
 enum ReconcileVerdict: Equatable, Sendable {
     /// Every number of the range carries the same open order: it is the row's (unless another

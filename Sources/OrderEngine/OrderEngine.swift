@@ -596,7 +596,7 @@ public struct OrderEngine: Service {
         }
     }
 
-    /// Where a row goes after this result: DESIGN.md's outcomes, the retry budget, and
+    /// Where a row goes after this result: docs/design.md's outcomes, the retry budget, and
     /// invariant 9 (a refusal that may hide an order is checked against the inventory first).
     private func decide(_ claim: ClaimedRequest, result: AttemptResult, state: EngineState) async
         -> (AttemptRecord.Transition, Reading?)

@@ -19,7 +19,7 @@ func returns(_ numbers: [String]) -> [(action: String, country: String, start: S
 
 let orderPath = "/numberManagement/v1/return/order"
 
-/// DESIGN.md's invariants, each shown on the real binary, a real SQLite file and real HTTP.
+/// The invariants of docs/design.md, each shown on the real binary, a real SQLite file and real HTTP.
 @Suite(.serialized) struct InvariantTests {
     @Test func queuedRowsBecomeColtOrdersWithTheirOrderID() async throws {
         let numbers = londonNumbers(3)
