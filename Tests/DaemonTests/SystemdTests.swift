@@ -50,6 +50,53 @@ import TestSupport
         }
     }
 
+    /// The template unit, one instance per Colt account.
+    static let templateFile = URL(fileURLWithPath: unitFile).deletingLastPathComponent().appendingPathComponent("colt-orders@.service").path
+
+    /// `colt-orders@.service` is `colt-orders.service` but for the instance's own files: the
+    /// hardening and the lifecycle cannot drift apart between the two.
+    @Test func theTemplateUnitDiffersFromTheUnitOnlyInTheInstancesFiles() throws {
+        func settings(_ path: String) throws -> [String] {
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+                .filter { !$0.hasPrefix("#") && !$0.isEmpty }.map(String.init)
+        }
+        let single = try settings(Self.unitFile), template = try settings(Self.templateFile)
+        let instanced = single.map { line in
+            switch line {
+            case let l where l.hasPrefix("Description="): l.replacingOccurrences(of: "colt-orders:", with: "colt-orders (%i):")
+            case let l where l.hasPrefix("ExecStart="): l.replacingOccurrences(of: "/etc/colt-orders/config.json", with: "/etc/colt-orders/%i/config.json")
+            case "StateDirectory=colt-orders": "StateDirectory=colt-orders/%i"
+            case "ConfigurationDirectory=colt-orders": "ConfigurationDirectory=colt-orders/%i"
+            case let l where l.hasPrefix("LoadCredential="): l.replacingOccurrences(of: "/etc/colt-orders/", with: "/etc/colt-orders/%i/")
+            default: line
+            }
+        }
+        #expect(template.filter { !$0.hasPrefix("Environment=COLT_ORDERS_DATABASE_PATH=") } == instanced)
+        #expect(template.contains("Environment=COLT_ORDERS_DATABASE_PATH=/var/lib/colt-orders/%i/orders.db"), "each instance its own database")
+    }
+
+    /// An instance of the template passes `systemd-analyze verify` and scores at most 1.5.
+    @Test func anInstanceOfTheTemplatePassesVerifyAndScoresAtMostOneAndAHalf() throws {
+        guard let analyze = Self.systemdAnalyze else {
+            print("SKIPPED: systemd-analyze is not installed (apt-get install systemd); the template unit was not verified")
+            return
+        }
+        let unit = try String(contentsOfFile: Self.templateFile, encoding: .utf8)
+        let directory = try TemporaryDirectory("template")
+        defer { directory.remove() }
+        let copy = try directory.write("colt-orders@.service", unit.replacingOccurrences(of: "/usr/local/bin/colt-orders", with: builtBinary()))
+        let instance = directory.file("colt-orders@acme.service")
+        try FileManager.default.createSymbolicLink(atPath: instance, withDestinationPath: copy)
+        let verified = try run(analyze, ["verify", "--man=false", instance])
+        #expect(verified.status == 0, "systemd-analyze verify failed:\n\(verified.stderr)")
+        #expect(!verified.stderr.contains("colt-orders@"), "verify has remarks on the template:\n\(verified.stderr)")
+        let security = try run(analyze, ["security", "--offline=true", "--no-pager", instance])
+        let line = security.stdout.split(separator: "\n").first { $0.contains("Overall exposure level") }.map(String.init) ?? ""
+        let score = line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }
+        print("systemd-analyze security colt-orders@acme: \(line)")
+        #expect((score ?? 10) <= 1.5, "exposure \(score ?? -1) is above 1.5:\n\(security.stdout)\n\(security.stderr)")
+    }
+
     // MARK: The notify protocol
 
     /// READY=1 once working, STATUS= with the figures, WATCHDOG=1 from the loop well within
