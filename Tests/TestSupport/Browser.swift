@@ -2,7 +2,7 @@ import Foundation
 
 /// A real browser for the web page's tests: Debian's headless Chromium loads a page and gives
 /// back the DOM it built, or a screenshot that Tesseract (OCR) reads back as text. Both are
-/// installed by scripts/install-deps.
+/// installed by `scripts/install-deps --browser` (which scripts/test runs).
 public struct Browser: Sendable {
     public static let chromium = "/usr/bin/chromium"
     public static let tesseract = "/usr/bin/tesseract"
@@ -12,7 +12,7 @@ public struct Browser: Sendable {
     /// - Throws: when Chromium or Tesseract is missing, saying how to install them.
     public init(directory: TemporaryDirectory) throws {
         for tool in [Self.chromium, Self.tesseract] where !FileManager.default.isExecutableFile(atPath: tool) {
-            throw TestFailure("\(tool) is missing: the web page's tests run in a real browser; install chromium and tesseract-ocr (scripts/install-deps does)")
+            throw TestFailure("\(tool) is missing: the web page's tests run in a real browser; install chromium and tesseract-ocr (scripts/install-deps --browser does; scripts/test runs it)")
         }
         self.directory = directory
     }
