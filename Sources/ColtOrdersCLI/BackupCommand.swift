@@ -9,9 +9,9 @@ struct BackupCommand: ParsableCommand {
         abstract: "Copy the database to a new file, consistently, while the daemon runs.",
         discussion: """
             The copy is the database as of one moment (SQLite's backup API, in one read transaction: \
-            the daemon is never held up), checked with PRAGMA integrity_check before it is renamed into \
-            place. It is a single file: to restore it, stop the service, move it over the database, \
-            remove the database's -wal and -shm files, and start the service (README: Backups).
+            the daemon is never held up), checked with PRAGMA integrity_check before it is put in \
+            place; it never overwrites a file. Put it back with colt-orders restore --from FILE, \
+            never by copying it over the database by hand (README: Backups).
             """)
 
     @OptionGroup var options: DatabaseOptions

@@ -9,10 +9,12 @@ struct RestoreCommand: ParsableCommand {
         commandName: "restore",
         abstract: "Put a backup (colt-orders backup) in place of the database; the daemon must be stopped.",
         discussion: """
-            The backup is checked first (integrity_check). The database it replaces is moved aside \
-            (with its -wal), never deleted. Rows the backup shows as not yet settled may have been sent \
-            after it was taken, so each is marked: the daemon reads Colt's inventory before sending it, \
-            and takes an order it finds instead of making a second one.
+            The backup is checked first (integrity_check). The database it replaces is checkpointed \
+            and moved aside, never deleted. Rows that may have been sent after the backup was taken \
+            (queued, retrying, rejected, failed, unresolved in it) are marked: the daemon reads Colt's \
+            inventory before sending any of them, and takes an order it finds instead of making a \
+            second one. Rows the replaced database had cancelled are cancelled again, and its ids are \
+            never reused. README: Backups.
             """)
 
     @OptionGroup var options: DatabaseOptions
@@ -22,20 +24,37 @@ struct RestoreCommand: ParsableCommand {
 
     func run() throws {
         let path = try options.path()
+        guard FileManager.default.isReadableFile(atPath: from) else {
+            throw CleanExit.message("colt-orders: \(from): no such backup, or not readable by this user; nothing was restored", code: 1)
+        }
+        let existed = FileManager.default.fileExists(atPath: path)
         let stamp = Timestamp.string(Date())
-        // Held while the files change hands: a daemon cannot start on a half-restored database.
+        // Held while the files change hands: no daemon can start on a half-restored database.
         let lock: DaemonLock
         do {
             lock = try DaemonLock(database: path, startedAt: stamp)
         } catch {
-            throw CleanExit.message("colt-orders: \(error); stop the service first (systemctl stop colt-orders), then restore", code: 1)
+            throw CleanExit.message("colt-orders: \(error.description) (for an instance of the template: systemctl stop colt-orders@ACCOUNT); nothing was restored", code: 1)
         }
-        let report = try ledgerAction { try Backup.restore(from: from, to: path, stamp: stamp) }
-        _ = lock
+        let report = try withExtendedLifetime(lock) {
+            do {
+                return try ledgerAction { try Backup.restore(from: from, to: path, stamp: stamp) }
+            } catch {
+                // The lock's open made an empty database file where there was none: take it away again.
+                if !existed, (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) == 0 {
+                    try? FileManager.default.removeItem(atPath: path)
+                }
+                throw error
+            }
+        }
         print("restored \(from) to \(path): \(report.requests) requests")
         if let replaced = report.replacedDatabase { print("the database it replaced is kept as \(replaced)") }
-        if report.unsettled > 0 {
-            print("\(report.unsettled) requests not yet settled in the backup will have Colt's inventory read before they are sent (the daemon may have sent them after the backup was taken)")
+        if report.marked > 0 {
+            print("\(report.marked) requests will have Colt's inventory read before they are sent again: the daemon may have sent them after the backup was taken")
+        }
+        if report.cancelledAgain > 0 { print("\(report.cancelledAgain) requests the replaced database had cancelled are cancelled again") }
+        if report.missing > 0 {
+            print("warning: the replaced database has \(report.missing) requests added after the backup; they are not in the restored one (see \(report.replacedDatabase ?? "the replaced database")), and their ids are not reused")
         }
     }
 }
