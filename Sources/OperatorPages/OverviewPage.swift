@@ -112,9 +112,8 @@ struct OverviewView: PageView {
             return StateRow(name: state, count: count, oldest: oldest, tone: tone)
         }
         total = status.counts.values.reduce(0, +)
-        let waiting = [("queued", status.oldestQueued), ("retrying", status.oldestRetrying), ("reconciling", status.oldestReconciling)]
-            .compactMap { state, oldest in oldest.map { (state, $0) } }
-            .min { $0.1.id < $1.1.id }
+        // The oldest waiting row of all: ids only grow, so the lowest id of the waiting states'.
+        let waiting = oldestByState.min { $0.value.id < $1.value.id }.map { ($0.key, $0.value) }
         oldestWaiting = waiting.map { state, oldest in
             Waiting(id: oldest.id, state: state, age: Timestamp.age(.seconds(oldest.ageSeconds)),
                     tone: oldest.ageSeconds > 3600 ? "bad" : oldest.ageSeconds > 300 ? "warn" : "good")

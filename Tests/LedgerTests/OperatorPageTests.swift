@@ -225,9 +225,12 @@ import TestSupport
             // Someone holds the write lock longer than the action waits for it (5 s).
             let holder = Process()
             holder.executableURL = URL(fileURLWithPath: "/bin/sh")
-            holder.arguments = ["-c", "(echo 'BEGIN IMMEDIATE;'; sleep 8; echo 'COMMIT;') | sqlite3 \(running.harness.database)"]
+            holder.arguments = ["-c", "(echo '.timeout 5000'; echo 'BEGIN IMMEDIATE;'; sleep 8; echo 'COMMIT;') | sqlite3 \(running.harness.database)"]
             try holder.run()
-            try await Task.sleep(for: .milliseconds(500))
+            // Only once the lock is really held (a write that does not wait fails).
+            try await eventually("sqlite3 holds the write lock") {
+                try run("/usr/bin/sqlite3", [running.harness.database, "BEGIN IMMEDIATE; ROLLBACK;"]).status != 0
+            }
             let busy = try Self.curl(running.base + "/requests/8/cancel", ["-m", "20", "-u", "alice:correct-horse-battery", "-d", "csrf=\(token)"])
             holder.waitUntilExit()
             #expect(busy.status == 503, "\(busy.output)")
