@@ -85,12 +85,6 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(name: .customLong("fault"), help: "A fault rule, JSON or short form (repeatable; see above).")
     var faults: [String] = []
 
-    @Option(help: "PEM certificate chain: serve HTTPS (needs --tls-key).")
-    var tlsCert: String?
-
-    @Option(help: "PEM private key of --tls-cert.")
-    var tlsKey: String?
-
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -102,9 +96,6 @@ struct SandboxCommand: AsyncParsableCommand {
             throw ValidationError("--number-shape must be rich or minimal, not '\(numberShape)'")
         }
         guard numberPageLimit > 0 else { throw ValidationError("--number-page-limit must be positive") }
-        guard (tlsCert == nil) == (tlsKey == nil) else {
-            throw ValidationError("--tls-cert and --tls-key go together")
-        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -135,9 +126,6 @@ struct SandboxCommand: AsyncParsableCommand {
         configuration.numberPageLimit = numberPageLimit
         configuration.tokenLifetime = .milliseconds(Int64((tokenLifetime * 1000).rounded()))
         configuration.faults = try faults.map { try FaultRule(spec: $0) }
-        if let tlsCert, let tlsKey {
-            configuration.tls = TLSFiles(certificateChain: tlsCert, privateKey: tlsKey)
-        }
         if let inventory {
             let data = try Data(contentsOf: URL(fileURLWithPath: inventory))
             do {

@@ -2,10 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
-import HummingbirdTLS
 import Logging
 import NIOCore
-import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
@@ -64,7 +62,7 @@ public final class ColtSandbox: Sendable {
 
     /// Starts a sandbox and returns once it is listening.
     ///
-    /// - Throws: when the TLS files cannot be read or the address cannot be bound.
+    /// - Throws: when the address cannot be bound.
     public static func start(
         _ configuration: SandboxConfiguration,
         logger: Logger = Logger(label: "colt-sandbox")
@@ -73,23 +71,12 @@ public final class ColtSandbox: Sendable {
         let stopping = StopSignal()
         let responder = SandboxResponder(state: state, logger: logger, stopping: stopping)
 
-        var server: HTTPServerBuilder = .http1()
-        if let tls = configuration.tls {
-            let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain)
-            let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
-            let tlsConfiguration = TLSConfiguration.makeServerConfiguration(
-                certificateChain: chain.map { .certificate($0) },
-                privateKey: .privateKey(key)
-            )
-            server = try .tls(.http1(), tlsConfiguration: tlsConfiguration)
-        }
-
         var frameworkLogger = logger
         frameworkLogger.logLevel = max(logger.logLevel, .warning)
         let listening = OneShot<Int>()
         let app = Application(
             responder: responder,
-            server: server,
+            server: .http1(),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "colt-sandbox"
@@ -112,10 +99,9 @@ public final class ColtSandbox: Sendable {
             }
         }
         let port = try await listening.value()
-        let scheme = configuration.tls == nil ? "http" : "https"
         let hostPart = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
         let sandbox = ColtSandbox(
-            baseURL: "\(scheme)://\(hostPart):\(port)", port: port, state: state, serviceGroup: group,
+            baseURL: "http://\(hostPart):\(port)", port: port, state: state, serviceGroup: group,
             runTask: task, stopping: stopping, logger: logger
         )
         logger.info("colt sandbox listening on \(sandbox.baseURL) (tracking ids: \(configuration.trackingIDMode.rawValue), seed \(configuration.seed), \(configuration.inventory.count) numbers, \(configuration.faults.count) fault rules)")

@@ -34,8 +34,6 @@ public struct SandboxConfiguration: Sendable {
     public var seed: UInt64 = 1
     /// Fault-injection rules, evaluated in order for every request; see ``FaultRule``.
     public var faults: [FaultRule] = []
-    /// PEM files to serve HTTPS with; `nil` serves plain HTTP.
-    public var tls: TLSFiles? = nil
     /// The numbers the simulated customer owns, with their starting statuses.
     public var inventory: [InventoryNumber] = InventoryNumber.demo
 
@@ -64,18 +62,4 @@ public enum NumberShape: String, Sendable, CaseIterable, Codable {
     /// A bare array of `{"number","resourceStatus","orderId"}`, `orderId` only while the order
     /// runs: no tracking id, no order status, nothing Colt has not published.
     case minimal
-}
-
-/// Paths of the PEM files for HTTPS.
-public struct TLSFiles: Sendable {
-    /// Path of the PEM certificate chain, leaf first.
-    public var certificateChain: String
-    /// Path of the PEM private key of the leaf certificate.
-    public var privateKey: String
-
-    /// Creates a pair of PEM file paths.
-    public init(certificateChain: String, privateKey: String) {
-        self.certificateChain = certificateChain
-        self.privateKey = privateKey
-    }
 }

@@ -4,13 +4,16 @@ import ColtSandbox
 import Foundation
 import Logging
 import Testing
+import TestSupport
 
 /// The client against the team's Colt simulator: the real request and answer shapes end to end.
 @Suite("ColtClient against ColtSandbox")
 struct SandboxTests {
-    func api(_ sandbox: ColtSandbox, caFile: String? = nil) throws -> (ColtAPI, CurlTransport) {
+    func api(_ sandbox: ColtSandbox) throws -> (ColtAPI, CurlTransport) { try api(sandbox.baseURL) }
+
+    func api(_ baseURL: String, caFile: String? = nil) throws -> (ColtAPI, CurlTransport) {
         var configuration = ColtClientConfiguration(
-            baseURL: sandbox.baseURL, clientID: "sandbox-client", clientSecret: Secret("sandbox-secret"))
+            baseURL: baseURL, clientID: "sandbox-client", clientSecret: Secret("sandbox-secret"))
         configuration.caFile = caFile
         configuration.requestTimeout = .seconds(5)
         let transport = try CurlTransport()
@@ -131,36 +134,21 @@ struct SandboxTests {
     }
 
     @Test func tlsIsVerified() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("colt-tls-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let cert = directory.appendingPathComponent("cert.pem").path
-        let key = directory.appendingPathComponent("key.pem").path
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        openssl.arguments = [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-        ]
-        openssl.standardError = FileHandle.nullDevice
-        openssl.standardOutput = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        try #require(openssl.terminationStatus == 0)
+        let directory = try TemporaryDirectory("colt-tls")
+        defer { directory.remove() }
+        let certificates = try TestCertificates(in: directory)
+        let sandbox = try await ColtSandbox.start(SandboxConfiguration())
+        let front = try await TLSFront.start(certificates, upstreamPort: sandbox.port, directory: directory)
+        #expect(front.baseURL.hasPrefix("https://"))
 
-        var configuration = SandboxConfiguration()
-        configuration.tls = TLSFiles(certificateChain: cert, privateKey: key)
-        let sandbox = try await ColtSandbox.start(configuration)
-        #expect(sandbox.baseURL.hasPrefix("https://"))
-
-        let (trusted, t1) = try api(sandbox, caFile: cert)
+        let (trusted, t1) = try api(front.baseURL, caFile: certificates.ca)
         defer { t1.shutdown() }
         let token = try await trusted.fetchToken()
         let accepted = await trusted.submit(try order(), trackingID: TrackingID("co-tls")!, token: token)
         #expect(accepted.outcome.name == "accepted")
 
         // Without our CA the certificate is not trusted: a TLS failure, nothing sent.
-        let (untrusted, t2) = try api(sandbox)
+        let (untrusted, t2) = try api(front.baseURL)
         defer { t2.shutdown() }
         let refused = await untrusted.submit(try order(), trackingID: TrackingID("co-tls-2")!, token: token)
         #expect(refused.outcome == .notSent)
@@ -168,6 +156,7 @@ struct SandboxTests {
         #expect(await sandbox.orders(forTrackingID: "co-tls-2").isEmpty)
         let error = await #expect(throws: TokenError.self) { try await untrusted.fetchToken() }
         #expect(error?.kind == .unavailable)
+        await front.stop()
         await sandbox.shutdown()
     }
 }

@@ -3,8 +3,9 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+import TestSupport
 
-@Suite("Start, stop, HTTPS, concurrency, logging")
+@Suite("Start, stop, HTTPS front, concurrency, logging")
 struct LifecycleTests {
     @Test("start and shutdown repeat cleanly; the port is freed and can be bound again")
     func restart() async throws {
@@ -33,48 +34,34 @@ struct LifecycleTests {
         #expect(refused.exitCode == 7, "curl exit \(refused.exitCode)")   // connection refused
     }
 
-    @Test("HTTPS with a throwaway CA: verified with --cacert, refused without")
-    func https() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sandbox-tls-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let script = """
-            set -e
-            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=colt-sandbox test CA"
-            openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr -subj "/CN=localhost"
-            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
-            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf
-            """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        process.currentDirectoryURL = dir
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        #expect(try await run(process) == 0)
-
-        try await withSandbox({
-            $0.tls = TLSFiles(certificateChain: dir.appendingPathComponent("server.pem").path,
-                              privateKey: dir.appendingPathComponent("server.key").path)
-        }) { sandbox in
-            #expect(sandbox.baseURL.hasPrefix("https://127.0.0.1:"))
-            let verified = try await tokenRequest(sandbox, extra: ["--cacert", dir.appendingPathComponent("ca.pem").path])
+    @Test("the tests' HTTPS front: verified with the private CA, refused without it, no HTTP answer to plain HTTP")
+    func httpsFront() async throws {
+        let directory = try TemporaryDirectory("sandbox-tls")
+        defer { directory.remove() }
+        let certificates = try TestCertificates(in: directory)
+        try await withSandbox({ _ in }) { sandbox in
+            let front = try await TLSFront.start(certificates, upstreamPort: sandbox.port, directory: directory)
+            #expect(front.baseURL.hasPrefix("https://127.0.0.1:"))
+            let token = ["-X", "POST", front.baseURL + tokenPath, "--data-binary", "grant_type=client_credentials",
+                         "-u", "sandbox-client:sandbox-secret", "-H", "x-tracking-id: \(newTrackingID())",
+                         "-H", "Content-Type: application/x-www-form-urlencoded"]
+            let verified = try await curl(token + ["--cacert", certificates.ca])
             #expect(verified.status == 200, "\(verified.exitCode) \(verified.stderr)")
-            let token = try #require(verified.json?["access_token"] as? String)
-            let order = try await postOrder(sandbox, body: orderBody("+442081324758", country: "GB"), token: token,
-                                            extra: ["--cacert", dir.appendingPathComponent("ca.pem").path])
-            #expect(order.status == 201)
-            let unverified = try await tokenRequest(sandbox)
+            #expect(verified.json?["access_token"] is String)
+            // Twenty requests at once all pass through.
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<20 { group.addTask { try await curl(token + ["--cacert", certificates.ca]).status } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses == Array(repeating: 200, count: 20))
+            let unverified = try await curl(token)
             #expect(unverified.exitCode == 60, "curl exit \(unverified.exitCode)")   // peer certificate cannot be authenticated
             #expect(unverified.status == 0)
-            // Plain HTTP to the TLS port gets no HTTP answer.
-            let plain = try await curl([sandbox.baseURL.replacingOccurrences(of: "https:", with: "http:") + "/_sandbox/stats"], maxTime: 3)
+            let plain = try await curl([front.baseURL.replacingOccurrences(of: "https:", with: "http:") + "/_sandbox/stats"], maxTime: 3)
             #expect(plain.status != 200)
+            #expect(await sandbox.requestCount(path: tokenPath) == 21, "only the verified requests reached the sandbox")
+            await front.stop()
         }
-        // Missing files fail the start.
-        var broken = SandboxConfiguration()
-        broken.tls = TLSFiles(certificateChain: dir.appendingPathComponent("nope.pem").path, privateKey: "/nonexistent")
-        await #expect(throws: (any Error).self) { _ = try await ColtSandbox.start(broken, logger: quietLogger) }
     }
 
     @Test("concurrent orders: distinct numbers all succeed; one number gets exactly one order")

@@ -110,32 +110,12 @@ import TestSupport
 
 /// TLS: verification is always on; a private CA is trusted only through api.ca_file.
 @Suite(.serialized) struct TLSTests {
-    static func makeCertificates(in directory: TemporaryDirectory) throws -> (ca: String, cert: String, key: String) {
-        let d = directory.path
-        let script = """
-            set -e
-            cd '\(d)'
-            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=colt-orders test CA' 2>/dev/null
-            openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr -subj '/CN=127.0.0.1' 2>/dev/null
-            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\n' > ext.cnf
-            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null
-            """
-        let result = try run("/bin/bash", ["-c", script])
-        guard result.status == 0 else { throw TestFailure("openssl failed: \(result.stderr)") }
-        return (directory.file("ca.pem"), directory.file("server.pem"), directory.file("server.key"))
-    }
-
     @Test func aPrivateCAIsTrustedOnlyThroughTheCAFile() async throws {
-        let certificates = try TemporaryDirectory("tls")
-        defer { certificates.remove() }
-        let (ca, cert, key) = try Self.makeCertificates(in: certificates)
         let numbers = londonNumbers(2)
-        let harness = try await DaemonHarness.start {
-            $0.inventory = activated(numbers)
-            $0.tls = TLSFiles(certificateChain: cert, privateKey: key)
-        }
+        let harness = try await DaemonHarness.start(tls: true) { $0.inventory = activated(numbers) }
         defer { Task { await harness.stop() } }
-        #expect(harness.sandbox.baseURL.hasPrefix("https://"))
+        let ca = try #require(harness.certificates).ca
+        #expect(harness.baseURL.hasPrefix("https://"))
         try harness.createSchema()
         try harness.insert(returns([numbers[0]]))
 

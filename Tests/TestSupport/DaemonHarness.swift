@@ -10,6 +10,13 @@ public struct DaemonHarness: Sendable {
     public let secretFile: String
     public let sandbox: ColtSandbox
     public let sandboxConfiguration: SandboxConfiguration
+    /// With `start(tls: true)`: the private CA and certificate the HTTPS front serves.
+    public let certificates: TestCertificates?
+    /// With `start(tls: true)`: HTTPS in front of the sandbox, where the daemon is sent.
+    public let tlsFront: TLSFront?
+
+    /// Where the daemon is sent: the TLS front when there is one, else the sandbox itself.
+    public var baseURL: String { tlsFront?.baseURL ?? sandbox.baseURL }
 
     /// Settings that make retries and pauses fast enough for tests.
     public static let fastEnvironment: [String: String] = [
@@ -25,7 +32,9 @@ public struct DaemonHarness: Sendable {
         "COLT_ORDERS_SHUTDOWN_GRACE": "5",
     ]
 
-    public static func start(_ configure: (inout SandboxConfiguration) -> Void = { _ in }) async throws -> DaemonHarness {
+    /// Starts a sandbox configured by `configure`; with `tls`, behind an HTTPS front whose
+    /// certificate a private CA signed (``certificates``).
+    public static func start(tls: Bool = false, _ configure: (inout SandboxConfiguration) -> Void = { _ in }) async throws -> DaemonHarness {
         let directory = try TemporaryDirectory("daemon")
         var configuration = SandboxConfiguration()
         configure(&configuration)
@@ -34,13 +43,16 @@ public struct DaemonHarness: Sendable {
         logger.logLevel = .warning
         let sandbox = try await ColtSandbox.start(configuration, logger: logger)
         let secretFile = try directory.write("client-secret", configuration.clientSecret + "\n")
+        let certificates = tls ? try TestCertificates(in: directory) : nil
+        var front: TLSFront?
+        if let certificates { front = try await TLSFront.start(certificates, upstreamPort: sandbox.port, directory: directory) }
         return DaemonHarness(directory: directory, database: directory.file("orders.db"), secretFile: secretFile,
-                             sandbox: sandbox, sandboxConfiguration: configuration)
+                             sandbox: sandbox, sandboxConfiguration: configuration, certificates: certificates, tlsFront: front)
     }
 
     /// The command-line arguments for `command` (run, drain, check-config) against the sandbox.
     public func arguments(_ command: String, clientID: String? = nil, secretFile: String? = nil) -> [String] {
-        [command, "--database", database, "--base-url", sandbox.baseURL,
+        [command, "--database", database, "--base-url", baseURL,
          "--client-id", clientID ?? sandboxConfiguration.clientID, "--client-secret-file", secretFile ?? self.secretFile]
     }
 
@@ -93,6 +105,7 @@ public struct DaemonHarness: Sendable {
     public func value(_ sql: String) throws -> String { try rows(sql).first?.first ?? "" }
 
     public func stop() async {
+        await tlsFront?.stop()
         await sandbox.shutdown()
         if ProcessInfo.processInfo.environment["COLT_ORDERS_KEEP_TEST_FILES"] == nil { directory.remove() }
     }

@@ -1,0 +1,284 @@
+#!/bin/bash
+# The checks scripts/systemd-test runs inside its VM, as root, with systemd as PID 1 and no Swift
+# toolchain: it installs the colt-orders .deb, runs the units against the sandbox (the same
+# binary) and prints one line per check to the serial console:
+#   VMTEST PASS <check>: <what was seen>
+#   VMTEST FAIL <check>: <what was seen>
+# then `VMTEST DONE <passed> <failed>`, and powers the machine off.
+set -uo pipefail
+here=/opt/colt-vmtest
+secret="vm-secret-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+bravo_secret="vm-bravo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+passed=0
+failed=0
+
+pass() { echo "VMTEST PASS $1: $2"; passed=$((passed + 1)); }
+fail() { echo "VMTEST FAIL $1: $2"; failed=$((failed + 1)); }
+# check NAME DETAIL COMMAND...: PASS when COMMAND succeeds (its output becomes the detail of a FAIL).
+check() {
+  local name=$1 detail=$2 output
+  shift 2
+  if output=$("$@" 2>&1); then pass "$name" "$detail"; else fail "$name" "$detail; got: $(tail -c 600 <<<"$output" | tr '\n' ' ')"; fi
+}
+# until_true SECONDS COMMAND...: retries COMMAND every 0.5 s until it succeeds or time runs out.
+until_true() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.5
+  done
+}
+db=/var/lib/colt-orders/orders.db
+sql() { sqlite3 -cmd ".timeout 10000" "$db" "$@"; }
+prop() { systemctl show -P "$2" "$1"; }
+finish() {
+  echo "VMTEST DONE $passed $failed"
+  systemctl poweroff --no-block
+}
+trap finish EXIT
+
+echo "VMTEST BEGIN $(uname -r), $(systemctl --version | head -1)"
+
+# --- The package, on a system with no Swift toolchain.
+if command -v swift >/dev/null || command -v swiftc >/dev/null || ls /usr/lib/swift* >/dev/null 2>&1; then
+  fail no-toolchain "a Swift toolchain is on this system"
+else
+  pass no-toolchain "no swift, no swiftc, no /usr/lib/swift on this system"
+fi
+check install "dpkg -i $(basename "$here"/*.deb), the user and group created" \
+  bash -c "dpkg -i $here/*.deb && getent passwd colt-orders && getent group colt-orders"
+check libraries "every library the binary loads is found, none from a toolchain" \
+  bash -c "! ldd /usr/bin/colt-orders | grep -E 'not found|swift'"
+
+# --- The sandbox: two Colt accounts, one behind HTTPS from a private CA reached by a name.
+echo "127.0.0.1 colt.test" >>/etc/hosts
+mkdir -p /root/tls && cd /root/tls
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=colt-orders VM test CA" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr -subj "/CN=colt.test" 2>/dev/null
+printf 'subjectAltName=DNS:colt.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >ext.cnf
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null
+cd /
+inventory() {  # inventory FIRST COUNT: COUNT activated London numbers from +44207100FIRST
+  local i sep=""
+  printf '['
+  for ((i = $1; i < $1 + $2; i++)); do
+    printf '%s{"number":"+442071%06d","country":"GB","serviceProfile":"ANH","status":"Activated"}' "$sep" "$i"
+    sep=,
+  done
+  printf ']'
+}
+inventory 0 200 >/root/acme-inventory.json
+inventory 500 20 >/root/bravo-inventory.json
+# The secrets go on the command line of processes of the test, never to the journal: the units
+# get a description, since systemd logs a transient unit's command line otherwise.
+systemd-run --quiet --unit=sandbox-acme --description="Colt sandbox (acme)" \
+  /usr/bin/colt-orders sandbox --port 8080 --client-id vm-acme --client-secret "$secret" \
+  --inventory /root/acme-inventory.json --tracking-id-mode ignore --log-level warning
+systemd-run --quiet --unit=sandbox-bravo --description="Colt sandbox (bravo)" \
+  /usr/bin/colt-orders sandbox --port 8081 --client-id vm-bravo --client-secret "$bravo_secret" \
+  --inventory /root/bravo-inventory.json --log-level warning
+systemd-run --quiet --unit=tls-front --description="HTTPS front of the acme sandbox" \
+  python3 "$here/tls-front.py" --cert /root/tls/server.pem --key /root/tls/server.key --upstream 127.0.0.1:8080 --port 8443
+check sandbox "both sandboxes answer; the acme one through HTTPS at colt.test:8443 with the private CA" \
+  until_true 60 bash -c 'curl -sf --cacert /root/tls/ca.pem https://colt.test:8443/_sandbox/stats && curl -sf http://127.0.0.1:8081/_sandbox/stats'
+faults() { curl -sf -X PUT "http://127.0.0.1:$1/_sandbox/faults" -H 'Content-Type: application/json' --data-binary "$2" >/dev/null; }
+orders() { curl -sf "http://127.0.0.1:$1/_sandbox/orders" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d if isinstance(d, list) else d.get("orders", [])))'; }
+export -f orders
+
+# --- The main unit, configured as the README says.
+install -m 0600 /dev/null /etc/colt-orders/client-secret
+printf '%s\n' "$secret" >/etc/colt-orders/client-secret
+cp /root/tls/ca.pem /etc/colt-orders/ca.pem
+cat >/etc/colt-orders/config.json <<'EOF'
+{
+  "database": { "path": "/var/lib/colt-orders/orders.db", "poll_interval": 120 },
+  "api": { "base_url": "https://colt.test:8443", "client_id": "vm-acme", "ca_file": "/etc/colt-orders/ca.pem", "request_timeout": 5 },
+  "submit": { "max_in_flight": 8, "rate_per_second": 50 },
+  "retry": { "initial_delay": 1, "max_delay": 2 },
+  "shutdown": { "grace": 20 },
+  "status": { "listen": "127.0.0.1:9464" },
+  "log": { "level": "info" }
+}
+EOF
+# A short watchdog, so its check takes seconds; everything else is the packaged unit.
+mkdir -p /etc/systemd/system/colt-orders.service.d
+printf '[Service]\nWatchdogSec=15s\n' >/etc/systemd/system/colt-orders.service.d/test.conf
+systemctl daemon-reload
+
+# --- Start: active (running) only once READY=1 came, i.e. with the schema already migrated.
+started=$SECONDS
+if systemctl start colt-orders.service; then
+  state="$(prop colt-orders ActiveState)/$(prop colt-orders SubState)"
+  schema=$(sqlite3 "$db" "SELECT count(*) FROM requests" 2>&1)
+  if [ "$state" = active/running ] && [ "$schema" = 0 ] && [ "$(prop colt-orders Type)" = notify ]; then
+    pass start "systemctl start returned after $((SECONDS - started)) s with active/running, Type=notify, the schema already there; status: $(prop colt-orders StatusText)"
+  else
+    fail start "state $state, schema: $schema"
+  fi
+else
+  fail start "systemctl start failed: $(journalctl -u colt-orders -b --no-pager | tail -5)"
+fi
+# A configuration the daemon refuses never becomes active.
+mkdir -p /etc/colt-orders/broken
+echo '{ "api": { "client_id": "x", "base_url": "http://127.0.0.1:1" }, "submit": { "max_in_flight": "many" } }' >/etc/colt-orders/broken/config.json
+install -m 0600 /dev/null /etc/colt-orders/broken/client-secret
+echo x >/etc/colt-orders/broken/client-secret
+if systemctl start colt-orders@broken.service 2>/dev/null; then
+  fail start-refused "colt-orders@broken started with a bad submit.max_in_flight"
+else
+  check start-refused "a bad configuration fails the start ($(prop colt-orders@broken Result)), and the log names the key" \
+    bash -c "[ \"\$(systemctl show -P ActiveState colt-orders@broken)\" != active ] && journalctl -u colt-orders@broken -b --no-pager | grep -q 'submit.max_in_flight'"
+fi
+systemctl stop colt-orders@broken.service 2>/dev/null; systemctl reset-failed colt-orders@broken.service 2>/dev/null
+rm -rf /etc/colt-orders/broken
+
+# --- Operator access: a member of group colt-orders inserts with sqlite3 while the service runs.
+useradd --create-home --groups colt-orders alice
+useradd --create-home bob
+insert() {  # insert USER FIRST COUNT [ACTION]: rows for +442071FIRST...
+  local user=$1 first=$2 count=$3 action=${4:-return} i values=""
+  for ((i = first; i < first + count; i++)); do values+="${values:+,}('$action','GB','$(printf '+442071%06d' "$i")')"; done
+  runuser -u "$user" -- sqlite3 -cmd ".timeout 10000" "$db" "INSERT INTO requests (action, country, range_start) VALUES $values"
+}
+check operator-insert "alice (group colt-orders) inserted a row with sqlite3 while the service ran" insert alice 0 1
+check operator-refused "bob (not in the group) can neither read nor write the database" \
+  bash -c "! runuser -u bob -- sqlite3 $db 'SELECT count(*) FROM requests'"
+
+# --- DNS, TLS to the private CA, the credential, inotify, SQLite: alice's row becomes an order.
+picked=$SECONDS
+check inotify "alice's row went in_progress within 10 s although database.poll_interval is 120 s (inotify woke the daemon)" \
+  until_true 10 bash -c "[ \"\$(sqlite3 -cmd '.timeout 5000' $db \"SELECT state FROM requests WHERE id = 1\")\" = in_progress ]"
+echo "VMTEST INFO first order after $((SECONDS - picked)) s"
+check credential-used "the order went through with the secret from LoadCredential (the token endpoint accepted it)" \
+  bash -c "[ \"\$(orders 8080)\" -ge 1 ]"
+check credential-private "the secret file is root-only (0600), unreadable by the colt-orders user and by alice; the credential is not in the unit's environment" \
+  bash -c "[ \"\$(stat -c %a:%U /etc/colt-orders/client-secret)\" = 600:root ] && ! runuser -u colt-orders -- cat /etc/colt-orders/client-secret && ! runuser -u alice -- cat /etc/colt-orders/client-secret && ! runuser -u alice -- cat /run/credentials/colt-orders.service/client-secret && ! tr '\0' '\n' </proc/\$(systemctl show -P MainPID colt-orders)/environ | grep -qF '$secret'"
+check status-endpoint "/healthz, /readyz and /metrics answer under the hardening" \
+  bash -c "curl -sf http://127.0.0.1:9464/healthz && curl -sf http://127.0.0.1:9464/readyz && curl -sf http://127.0.0.1:9464/metrics | grep -q colt_orders"
+
+# --- The journal: priorities per level, tracking ids, no secret.
+insert alice 900 1   # not in the inventory: Colt refuses it (an ERROR)
+faults 8080 '[{"kind":"status","status":503,"times":1}]'
+insert alice 1 1     # one 503, then accepted (a WARNING, then an INFO)
+until_true 30 bash -c "[ \"\$(sqlite3 -cmd '.timeout 5000' $db \"SELECT count(*) FROM requests WHERE state IN ('in_progress','rejected')\")\" = 3 ]"
+journal_check() {
+  journalctl -u colt-orders -b -o json --no-pager | python3 -c '
+import json, sys
+want = {"accepted by Colt": "6", "will retry": "4", "rejected by Colt": "3"}
+seen = {}
+for line in sys.stdin:
+    entry = json.loads(line)
+    message = entry.get("MESSAGE", "")
+    if isinstance(message, list): message = bytes(message).decode("utf-8", "replace")
+    for text, priority in want.items():
+        if text in message:
+            got = entry.get("PRIORITY")
+            if got != priority: sys.exit(f"{text!r} has PRIORITY {got}, not {priority}")
+            if "tracking_id=" not in message: sys.exit(f"{text!r} names no tracking id: {message}")
+            seen[text] = message.split("tracking_id=")[1].split()[0]
+missing = set(want) - set(seen)
+if missing: sys.exit(f"not in the journal: {sorted(missing)}")
+print("; ".join(f"{t} PRIORITY {want[t]} tracking_id={seen[t]}" for t in want))
+'
+}
+if out=$(journal_check 2>&1); then pass journal-priorities "$out"; else fail journal-priorities "$out"; fi
+check journal-no-secret "neither client secret appears anywhere in the journal" \
+  bash -c "! journalctl -b -o json --no-pager | grep -qF -e '$secret' -e '$bravo_secret'"
+
+# --- Reload: a changed setting applies, debug lines appear at PRIORITY 7.
+sed -i 's/"level": "info"/"level": "debug"/; s/"max_in_flight": 8/"max_in_flight": 4/' /etc/colt-orders/config.json
+reload_cursor=$(journalctl -u colt-orders -b -n 0 --show-cursor --no-pager | sed -n 's/^-- cursor: //p')
+if systemctl reload colt-orders.service; then
+  check reload "systemctl reload: 'setting changed' for submit.max_in_flight and log.level, then PRIORITY 7 lines, still active" \
+    until_true 20 bash -c "journalctl -u colt-orders --after-cursor='$reload_cursor' -o json --no-pager | grep -q 'setting changed.*submit.max_in_flight' && journalctl -u colt-orders --after-cursor='$reload_cursor' -o json --no-pager | grep -q '\"PRIORITY\":\"7\"' && [ \"\$(systemctl show -P ActiveState colt-orders)\" = active ]"
+else
+  fail reload "systemctl reload failed"
+fi
+sed -i 's/"level": "debug"/"level": "info"/' /etc/colt-orders/config.json
+systemctl reload colt-orders.service
+
+# --- Watchdog: a frozen daemon is killed and restarted; its rows keep their tracking ids.
+faults 8080 '[{"kind":"latency","ms":3000}]'
+insert alice 10 20
+until_true 20 bash -c "[ \"\$(sqlite3 -cmd '.timeout 5000' $db \"SELECT count(*) FROM requests WHERE state = 'submitting'\")\" -ge 1 ]"
+frozen=$(prop colt-orders MainPID)
+restarts=$(prop colt-orders NRestarts)
+kill -STOP "$frozen"
+stopped=$SECONDS
+# systemd sends SIGABRT after WatchdogSec, which a stopped process cannot act on, then SIGKILL
+# after TimeoutAbortSec (TimeoutStopSec, 45 s), then restarts it after RestartSec.
+if until_true 120 bash -c "[ \"\$(systemctl show -P MainPID colt-orders)\" != $frozen ] && [ \"\$(systemctl show -P MainPID colt-orders)\" != 0 ] && [ \"\$(systemctl show -P ActiveState colt-orders)\" = active ]"; then
+  pass watchdog "SIGSTOPped pid $frozen was killed by the watchdog and restarted as pid $(prop colt-orders MainPID) after $((SECONDS - stopped)) s (NRestarts $restarts -> $(prop colt-orders NRestarts)); journal: $(journalctl -u colt-orders -b --no-pager | grep -m1 -o 'Watchdog timeout.*')"
+else
+  fail watchdog "pid $frozen still $(prop colt-orders MainPID), state $(prop colt-orders ActiveState)/$(prop colt-orders SubState)"
+  kill -CONT "$frozen"
+fi
+faults 8080 '[]'
+check watchdog-resume "all 20 rows went in_progress after the restart, each with one tracking id over all its attempts and at most one order" \
+  until_true 90 bash -c "[ \"\$(sqlite3 -cmd '.timeout 5000' $db \"SELECT count(*) FROM requests WHERE id > 3 AND state = 'in_progress'\")\" = 20 ] && [ \"\$(sqlite3 -cmd '.timeout 5000' $db \"SELECT count(*) FROM attempts a JOIN requests r ON r.id = a.request_id WHERE a.tracking_id IS NOT r.tracking_id\")\" = 0 ]"
+echo "VMTEST INFO attempts per row after the watchdog: $(sql "SELECT group_concat(n) FROM (SELECT count(*) AS n FROM attempts GROUP BY request_id)")"
+
+# --- Stop with requests in flight: recorded, exit 0, within TimeoutStopSec.
+faults 8080 '[{"kind":"latency","ms":3000}]'
+insert alice 40 20
+until_true 20 bash -c "[ \"\$(sqlite3 -cmd '.timeout 5000' $db \"SELECT count(*) FROM requests WHERE state = 'submitting'\")\" -ge 1 ]"
+inflight=$(sql "SELECT count(*) FROM requests WHERE state = 'submitting'")
+stop_started=$SECONDS
+systemctl stop colt-orders.service
+took=$((SECONDS - stop_started))
+left=$(sql "SELECT count(*) FROM requests WHERE state = 'submitting'")
+if [ "$(prop colt-orders Result)" = success ] && [ "$(prop colt-orders ExecMainStatus)" = 0 ] && [ "$left" = 0 ] && [ "$took" -lt 45 ]; then
+  pass stop "stopped in $took s (TimeoutStopSec 45 s) with $inflight in flight, exit status 0, none left submitting: $(sql "SELECT group_concat(state || ' ' || n, ', ') FROM (SELECT state, count(*) AS n FROM requests WHERE id > 23 GROUP BY state)")"
+else
+  fail stop "took $took s, Result $(prop colt-orders Result), status $(prop colt-orders ExecMainStatus), $left still submitting"
+fi
+faults 8080 '[]'
+systemctl start colt-orders.service
+check stop-resume "after a start, the stopped rows went in_progress with their own tracking ids" \
+  until_true 60 bash -c "[ \"\$(sqlite3 -cmd '.timeout 5000' $db \"SELECT count(*) FROM requests WHERE id > 23 AND state = 'in_progress'\")\" = 20 ] && [ \"\$(sqlite3 -cmd '.timeout 5000' $db \"SELECT count(*) FROM attempts a JOIN requests r ON r.id = a.request_id WHERE a.tracking_id IS NOT r.tracking_id\")\" = 0 ]"
+check no-duplicates "Colt holds one order per accepted row: sandbox orders = rows in_progress" \
+  bash -c "[ \"\$(orders 8080)\" = \"\$(sqlite3 -cmd '.timeout 5000' $db \"SELECT count(*) FROM requests WHERE state = 'in_progress'\")\" ]"
+
+# --- Hardening killed nothing: the only death was the watchdog's.
+check hardening "over DNS by name, TLS to a private CA, inotify, SQLite, the status endpoint and two reloads, the process died only once, by the watchdog (no SIGSYS, no EPERM logged)" \
+  bash -c "[ \"\$(journalctl -u colt-orders -b --no-pager | grep -c 'Main process exited')\" -le 1 ] && ! journalctl -b --no-pager | grep -qiE 'status=31/SYS|code=killed, status=(9|31)|seccomp' && ! journalctl -u colt-orders -b --no-pager | grep -qi 'operation not permitted'"
+score=$(systemd-analyze security colt-orders.service 2>/dev/null | sed -n 's/.*Overall exposure level for colt-orders.service: \([0-9.]*\).*/\1/p')
+check security-score "systemd-analyze security colt-orders.service on the live unit: $score" \
+  python3 -c "import sys; sys.exit(0 if float('${score:-99}') <= 1.5 else 1)"
+
+# --- Two accounts side by side: colt-orders@acme and colt-orders@bravo.
+for account in acme bravo; do
+  mkdir -p /etc/colt-orders/$account
+  install -m 0600 /dev/null /etc/colt-orders/$account/client-secret
+done
+printf '%s\n' "$secret" >/etc/colt-orders/acme/client-secret
+printf '%s\n' "$bravo_secret" >/etc/colt-orders/bravo/client-secret
+sed 's/"listen": "127.0.0.1:9464"/"listen": "127.0.0.1:9465"/' /etc/colt-orders/config.json >/etc/colt-orders/acme/config.json
+cat >/etc/colt-orders/bravo/config.json <<'EOF'
+{
+  "api": { "base_url": "http://127.0.0.1:8081", "client_id": "vm-bravo", "request_timeout": 5 },
+  "status": { "listen": "127.0.0.1:9466" },
+  "log": { "level": "info" }
+}
+EOF
+acme_before=$(orders 8080)
+check instances-start "systemctl enable --now colt-orders@acme colt-orders@bravo: both active" \
+  bash -c "systemctl enable --now colt-orders@acme.service colt-orders@bravo.service && [ \"\$(systemctl is-active colt-orders@acme colt-orders@bravo | sort -u)\" = active ]"
+for account in acme bravo; do
+  first=$([ $account = acme ] && echo 100 || echo 500)
+  runuser -u alice -- sqlite3 -cmd ".timeout 10000" /var/lib/colt-orders/$account/orders.db \
+    "INSERT INTO requests (action, country, range_start) VALUES ('return','GB','$(printf '+442071%06d' $first)'), ('return','GB','$(printf '+442071%06d' $((first + 1)))')"
+done
+check instances-orders "each instance sent its rows with its own credential to its own account: 2 new orders in each sandbox, each database its own, in /var/lib/colt-orders/ACCOUNT" \
+  until_true 60 bash -c "[ \"\$(orders 8081)\" = 2 ] && [ \"\$(orders 8080)\" = \$(($acme_before + 2)) ] && for a in acme bravo; do [ \"\$(sqlite3 -cmd '.timeout 5000' /var/lib/colt-orders/\$a/orders.db \"SELECT group_concat(state) FROM requests\")\" = in_progress,in_progress ] || exit 1; done"
+score=$(systemd-analyze security colt-orders@bravo.service 2>/dev/null | sed -n 's/.*Overall exposure level for colt-orders@bravo.service: \([0-9.]*\).*/\1/p')
+check instances-score "systemd-analyze security colt-orders@bravo.service: $score" \
+  python3 -c "import sys; sys.exit(0 if float('${score:-99}') <= 1.5 else 1)"
+
+# --- Remove keeps the databases, purge deletes them.
+systemctl start colt-orders.service
+check remove "dpkg -r stops every unit and keeps /etc/colt-orders and the databases" \
+  bash -c "dpkg -r colt-orders >/dev/null && ! systemctl is-active -q colt-orders colt-orders@acme colt-orders@bravo && [ -f $db ] && [ -f /var/lib/colt-orders/bravo/orders.db ] && [ -f /etc/colt-orders/config.json ]"
+check purge "dpkg --purge deletes /etc/colt-orders and /var/lib/colt-orders" \
+  bash -c "dpkg --purge colt-orders >/dev/null && [ ! -e /etc/colt-orders ] && [ ! -e /var/lib/colt-orders ]"
