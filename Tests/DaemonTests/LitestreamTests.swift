@@ -26,7 +26,10 @@ import TestSupport
         let replica = "file://" + harness.directory.file("replica")
         let replication = try DaemonProcess(command: [litestream, "replicate", harness.database, replica],
                                             directory: harness.directory, name: "litestream")
-        try await eventually("Litestream took its first snapshot") { replication.stderr.contains("snapshot complete") }
+        defer { if replication.process.isRunning { replication.signal(SIGKILL) } }
+        try await eventually("Litestream watches the database") {
+            (replication.stdout + replication.stderr).contains("replicating to")
+        }
 
         // The daemon drains with Litestream holding its read transaction and taking its write
         // locks to checkpoint: the 5 s busy timeout covers them, so no row waits on a lock.
@@ -42,20 +45,24 @@ import TestSupport
         let source = try harness.rows("SELECT id, state, tracking_id, order_id FROM requests ORDER BY id")
         let attempts = try harness.value("SELECT count(*) FROM attempts")
 
-        // Litestream syncs what it has not yet copied when it stops.
+        // Litestream copies the log every second: restore the replica until it has caught up.
+        let expected = source.map { $0.joined(separator: "|") + "\n" }.joined()
+        let restoredPath = harness.directory.file("restored.db")
+        try await eventually(timeout: .seconds(30), "the replica holds every row as the daemon left it") {
+            try? FileManager.default.removeItem(atPath: restoredPath)
+            let restore = try run(litestream, ["restore", "-o", restoredPath, replica])
+            guard restore.status == 0 else { return false }
+            let restored = try sqlite3(restoredPath, "SELECT id, state, tracking_id, order_id FROM requests ORDER BY id").stdout
+            return restored == expected
+        }
         replication.signal(SIGTERM)
         #expect(try await replication.wait() == 0, "\(replication.stderr.suffix(2000))")
-        let restoredPath = harness.directory.file("restored.db")
-        let restore = try run(litestream, ["restore", "-o", restoredPath, replica])
-        #expect(restore.status == 0, "\(restore.stderr)")
         #expect(try sqliteValue(restoredPath, "PRAGMA integrity_check") == "ok")
-        let restored = try sqlite3(restoredPath, "SELECT id, state, tracking_id, order_id FROM requests ORDER BY id").stdout
-        #expect(restored == source.map { $0.joined(separator: "|") + "\n" }.joined(), "the replica holds every row as the daemon left it")
         #expect(try sqliteValue(restoredPath, "SELECT count(*) FROM attempts") == attempts)
-        #expect(source.count == 403 && source.filter { $0[1] == "in_progress" }.count == 400)
+        #expect(source.count == 403 && source.filter { $0[1] == "in_progress" }.count >= 400)
 
-        // Put in place the way README says: through `colt-orders restore`, then a drain sends the
-        // three new rows and nothing twice.
+        // Put in place the way README says: through `colt-orders restore`, then a drain sends
+        // what is left of the three new rows, and nothing twice.
         let putBack = try run(builtBinary(), ["restore", "--database", harness.database, "--from", restoredPath])
         #expect(putBack.status == 0, "\(putBack.stderr)")
         let (status, log) = try await harness.drain()
