@@ -52,10 +52,15 @@ public final class TLSFront: Sendable {
                       "--upstream", "127.0.0.1:\(upstreamPort)"],
             directory: directory, name: "tls-front")
         var port: Int?
-        try await eventually(timeout: .seconds(10), "the TLS front listens (stderr: \(process.stderr))") {
-            guard process.process.isRunning else { throw TestFailure("tls-front.py exited: \(process.stderr)") }
-            port = process.stdout.split(separator: "\n").first.flatMap { Int($0) }
-            return port != nil
+        do {
+            try await eventually(timeout: .seconds(10), "the TLS front listens") {
+                guard process.process.isRunning else { throw TestFailure("tls-front.py exited: \(process.stderr)") }
+                port = process.stdout.split(separator: "\n").first.flatMap { Int($0) }
+                return port != nil
+            }
+        } catch {
+            process.signal(SIGKILL)
+            throw error
         }
         return TLSFront(baseURL: "https://127.0.0.1:\(port!)", process: process)
     }

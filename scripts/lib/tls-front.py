@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """An HTTPS front for a plain-HTTP server, for the tests and the systemd VM test.
 
-The Colt sandbox serves plain HTTP only (a TLS stack in the build would triple a first build's
-time); the tests that prove the daemon verifies Colt's certificate put this in front of it:
+The Colt sandbox serves plain HTTP only (a TLS stack, BoringSSL, would be compiled into every
+first build); the tests that prove the daemon verifies Colt's certificate put this in front of it:
 
     tls-front.py --cert server.pem --key server.key --upstream 127.0.0.1:8080 [--port 0]
 
 It accepts TLS on 127.0.0.1 (port 0 picks a free one), forwards the decrypted bytes to the
 upstream and back, and prints the port it listens on as its first line of stdout. A client
-that does not speak TLS, or refuses the certificate, gets its connection closed. SIGTERM stops it.
+that does not speak TLS, or refuses the certificate, gets its connection closed. SIGTERM stops
+it, and so does its parent's end.
 """
 import argparse
 import asyncio
+import os
 import ssl
 import sys
 
@@ -51,8 +53,12 @@ async def main() -> None:
 
     server = await asyncio.start_server(handle, args.host, args.port, ssl=context)
     print(server.sockets[0].getsockname()[1], flush=True)
+    # A test that dies without stopping the front must not leave it behind: its parent gone,
+    # it exits.
+    parent = os.getppid()
     async with server:
-        await server.serve_forever()
+        while os.getppid() == parent:
+            await asyncio.sleep(1)
 
 
 if __name__ == "__main__":
