@@ -253,7 +253,7 @@ else
   kill -CONT "$frozen"
 fi
 faults 8080 '[]'
-check watchdog-resume "all 20 rows went in_progress after the restart, each with one tracking id over all its attempts and at most one order" \
+check watchdog-resume "all 20 rows went in_progress after the restart, each with one tracking id over all its attempts (one order each: no-duplicates, below)" \
   until_true 90 bash -c "[ \"\$(sqlite3 -cmd '.timeout 5000' $db \"SELECT count(*) FROM requests WHERE id > $watched AND state = 'in_progress'\")\" = 20 ] && [ \"\$(sqlite3 -cmd '.timeout 5000' $db \"SELECT count(*) FROM attempts a JOIN requests r ON r.id = a.request_id WHERE a.tracking_id IS NOT r.tracking_id\")\" = 0 ]"
 echo "VMTEST INFO attempts per row after the watchdog: $(sql "SELECT group_concat(n) FROM (SELECT count(*) AS n FROM attempts GROUP BY request_id)")"
 
