@@ -160,7 +160,7 @@ enum Daemon {
         checkWatchdog(notifier, settings: settings, logger: logger)
 
         let transport = try CurlTransport()
-        defer { transport.shutdown() }
+        defer { transport.shutdown() }  // on the early exits below; a no-op after close()
         let api = ColtAPI(configuration: settings.client, transport: transport, logger: logger)
         let tokens = TokenProvider(api: api, logger: logger)
         let engine = OrderEngine(database: database, api: api, tokens: tokens, configuration: watchdogAdjusted(settings.engine, notifier: notifier),
@@ -183,9 +183,11 @@ enum Daemon {
             services: ledgerServices + [.init(service: engine, successTerminationBehavior: .gracefullyShutdownGroup)] + reloader,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        do {
-            try await group.run()
-        } catch {
+        var failure: (any Error)?
+        do { try await group.run() } catch { failure = error }
+        // Every connection closed before the process exits (see CurlTransport.close()).
+        await transport.close()
+        if let error = failure {
             logger.critical("colt-orders stopped on an error", metadata: ["error": "\(error)"])
             throw CleanExit.message("colt-orders: \(Self.describe(error))", code: 1)
         }

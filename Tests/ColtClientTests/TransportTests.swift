@@ -235,6 +235,26 @@ struct TransportTests {
         #expect(later.transportError?.requestMayHaveBeenSent == false)
     }
 
+    /// `close()` returns only once libcurl has closed every connection: the daemon calls it
+    /// before exiting, so that no TLS clean-up races OpenSSL's own `atexit` handler (which ended
+    /// the daemon on SIGABRT at a `systemctl stop` in the VM test).
+    @Test func closeReturnsOnceEveryConnectionIsClosed() async throws {
+        let server = try LoopbackServer { _ in .json(200, "{}") }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        await withTaskGroup(of: Void.self) { group in
+            for i in 0..<16 { group.addTask { _ = await get(transport, server.baseURL + "/n\(i)") } }
+        }
+        #expect(openSockets(toPort: server.port) > 0)  // kept alive for reuse
+        await transport.close()
+        // At once, without a wait: close() itself waited for the transport's thread.
+        #expect(openSockets(toPort: server.port) == 0)
+        let later = await get(transport, server.baseURL + "/")
+        #expect(later.transportError?.kind == .cancelled)
+        await transport.close()  // idempotent: returns at once
+        transport.shutdown()
+    }
+
     @Test func hostAndPortNeverShowUserInfo() {
         #expect(urlHostAndPort("https://user:pw@example.com/x").text == "example.com:443")
         #expect(urlHostAndPort("http://127.0.0.1:8080/a?b").text == "127.0.0.1:8080")
@@ -298,5 +318,19 @@ struct TransportResourceTests {
         }
         #expect(accepted == total)
         #expect(server.connectionCount <= total / 4, "connections are reused, not one per request: \(server.connectionCount)")
+    }
+}
+
+/// This process's sockets connected to 127.0.0.1:`port` (each descriptor in /proc/self/fd
+/// whose peer is that address): the client ends of connections to a ``LoopbackServer``.
+private func openSockets(toPort port: Int) -> Int {
+    let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return descriptors.compactMap { Int32($0) }.count { fd in
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        return named == 0 && address.sin_family == sa_family_t(AF_INET) && Int(UInt16(bigEndian: address.sin_port)) == port
     }
 }
