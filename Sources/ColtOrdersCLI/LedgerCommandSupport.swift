@@ -13,14 +13,14 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "The SQLite database file (database.path).")
     var database: String?
 
-    /// The database file to use, resolved as the daemon resolves it (``Settings/given(file:flags:environment:)``).
+    /// The database file to use, resolved as the daemon resolves it (``ConfigurationLayers``).
     func path() throws -> String {
         let environment = ProcessInfo.processInfo.environment
         let file = config ?? environment["COLT_ORDERS_CONFIG"]
-        let (values, problems) = Settings.given(file: file, flags: ["database.path": database].compactMapValues { $0 }, environment: environment)
-        if let path = values["database.path"]?.value, !path.isEmpty { return path }
+        let layers = ConfigurationLayers(file: file, flags: ["database.path": database].compactMapValues { $0 }, environment: environment)
+        if let (path, source) = layers.value("database.path"), !path.isEmpty, source != "default" { return path }
         // Only a file that could not be read at all stops a command that needs just the path.
-        if let file, let problem = problems.first(where: { $0.hasPrefix("\(file): cannot read") || $0.hasPrefix("\(file): not valid JSON") || $0.hasPrefix("\(file): must hold") }) {
+        if let file, let problem = layers.fileProblems.first(where: { $0.hasPrefix("\(file): cannot read") || $0.hasPrefix("\(file): not valid JSON") || $0.hasPrefix("\(file): must hold") }) {
             throw CleanExit.message("colt-orders: \(problem)", code: 2)
         }
         return Settings.keys.first { $0.name == "database.path" }?.defaultValue ?? "colt-orders.db"

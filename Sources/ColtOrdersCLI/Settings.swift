@@ -1,4 +1,5 @@
 import ColtClient
+import Configuration
 import Foundation
 import Logging
 import OrderEngine
@@ -33,7 +34,11 @@ struct Settings: Sendable {
         let help: String
         let defaultValue: String?
 
-        var environmentVariable: String {
+        var environmentVariable: String { Self.environmentVariable(name) }
+
+        /// `COLT_ORDERS_` and the key in capitals, `_` for `.`, as swift-configuration's
+        /// `EnvironmentVariablesProvider` names it under the `colt_orders` prefix.
+        static func environmentVariable(_ name: String) -> String {
             "COLT_ORDERS_" + name.uppercased().replacingOccurrences(of: ".", with: "_")
         }
     }
@@ -84,19 +89,13 @@ struct Settings: Sendable {
     ///   - flags: values given on the command line, by key name.
     ///   - environment: the process environment.
     static func load(file: String?, flags: [String: String], environment: [String: String]) throws(Problems) -> Settings {
-        var (values, problems) = given(file: file, flags: flags, environment: environment)
-        if values["api.client_secret_file"] == nil, let directory = environment["CREDENTIALS_DIRECTORY"] {
-            values["api.client_secret_file"] = ("\(directory)/client-secret", "systemd credential client-secret")
-        }
-        if values["status.auth_file"] == nil, let directory = environment["CREDENTIALS_DIRECTORY"],
-           FileManager.default.fileExists(atPath: "\(directory)/status-users") {
-            values["status.auth_file"] = ("\(directory)/status-users", "systemd credential status-users")
-        }
+        let layers = ConfigurationLayers(file: file, flags: flags, environment: environment)
+        var problems = layers.fileProblems
         if let retired = environment["COLT_ORDERS_STATUS_ALLOW_NON_LOOPBACK"], !["false", "0", "no"].contains(retired.lowercased()) {
             problems.append("COLT_ORDERS_STATUS_ALLOW_NON_LOOPBACK: " + Self.retiredAllowNonLoopback)
         }
 
-        var reader = Reader(values: values)
+        var reader = Reader(layers: layers)
         let databasePath = reader.string("database.path")
         let baseURL = reader.baseURL()
         let clientID = reader.string("api.client_id")
@@ -124,7 +123,7 @@ struct Settings: Sendable {
         engine.tracking.checkInterval = reader.seconds("tracking.check_interval", 1...86_400) ?? engine.tracking.checkInterval
         engine.tracking.stallAfter = reader.seconds("tracking.stall_after", 1...31_536_000) ?? engine.tracking.stallAfter
         let level = reader.logLevel()
-        let retentionDays = !reader.values.keys.contains("retention.days") ? nil : reader.integer("retention.days", 1...36_500)
+        let retentionDays = reader.integer("retention.days", 1...36_500)
         let (statusListen, statusCredentials, statusAllowActions) = reader.status()
 
         problems += reader.problems
@@ -137,35 +136,17 @@ struct Settings: Sendable {
                         statusCredentials: statusCredentials, statusAllowActions: statusAllowActions, warnings: reader.warnings)
     }
 
-    /// Every value given, by key, with where it came from: the file, then the environment,
-    /// then flags, each overriding the one before. Defaults are not included.
-    static func given(file: String?, flags: [String: String], environment: [String: String])
-        -> (values: [String: (value: String, source: String)], problems: [String])
-    {
-        var values: [String: (value: String, source: String)] = [:]
-        var problems: [String] = []
-        if let file {
-            let (found, fileProblems) = readFile(file)
-            for (key, value) in found { values[key] = (value, "\(file): \(key)") }
-            problems += fileProblems
-        }
-        for key in keys {
-            if let value = environment[key.environmentVariable] { values[key.name] = (value, "environment variable \(key.environmentVariable)") }
-            if let value = flags[key.name] { values[key.name] = (value, "flag --\(flagName(key.name))") }
-        }
-        return (values, problems)
-    }
-
     static func flagName(_ key: String) -> String {
         switch key {
         case "database.path": "database"
         case "api.base_url": "base-url"
+        case "log.level": "log-level"
         default: String(key.split(separator: ".").last ?? "").replacingOccurrences(of: "_", with: "-")
         }
     }
 
     /// Reads the JSON file into dotted keys; unknown keys and non-scalar values are problems.
-    private static func readFile(_ path: String) -> (values: [String: String], problems: [String]) {
+    static func readFile(_ path: String) -> (values: [String: String], problems: [String]) {
         guard let data = FileManager.default.contents(atPath: path) else {
             return ([:], ["\(path): cannot read the configuration file (missing, or not readable by this user)"])
         }
@@ -228,19 +209,15 @@ struct Settings: Sendable {
 
 /// Parses values, collecting one problem per bad setting.
 private struct Reader {
-    var values: [String: (value: String, source: String)]
+    let layers: ConfigurationLayers
     var problems: [String] = []
     var warnings: [String] = []
     var resolved: [String: (value: String, source: String)] = [:]
 
     mutating func raw(_ key: String) -> (value: String, source: String)? {
-        if let given = values[key] {
-            resolved[key] = given
-            return given
-        }
-        guard let fallback = Settings.keys.first(where: { $0.name == key })?.defaultValue else { return nil }
-        resolved[key] = (fallback, "default")
-        return (fallback, "default")
+        guard let found = layers.value(key) else { return nil }
+        resolved[key] = found
+        return found
     }
 
     mutating func string(_ key: String) -> String? {

@@ -227,4 +227,39 @@ import TestSupport
         #expect(ok.stdout.contains("submit.max_in_flight = 8  [\(fixed): submit.max_in_flight]"), "\(ok.stdout)")
         #expect(ok.stdout.contains("retry.max_attempts = 12  [default]"))
     }
+
+    /// The layers, highest first: a flag over a variable over the file over systemd's
+    /// credentials over the default; check-config names the one each value came from.
+    @Test func eachValueComesFromTheHighestLayerThatSetsIt() throws {
+        let directory = try TemporaryDirectory("config")
+        defer { directory.remove() }
+        let credentials = directory.file("credentials")
+        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+        try directory.write("credentials/client-secret", "from-systemd\n")
+        let file = try directory.write("config.json", #"""
+            {"api": {"client_id": "from-file"}, "submit": {"max_in_flight": 2, "rate_per_second": 3, "max_range_size": 40},
+             "log": {"level": "notice"}}
+            """#)
+        let environment = ["PATH": "/usr/bin:/bin", "CREDENTIALS_DIRECTORY": credentials,
+                           "COLT_ORDERS_SUBMIT_MAX_IN_FLIGHT": "5", "COLT_ORDERS_SUBMIT_RATE_PER_SECOND": "6"]
+        let result = try run(builtBinary(), ["check-config", "--config", file, "--max-in-flight", "7", "--log-level", "debug"], environment: environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        for line in [
+            "submit.max_in_flight = 7  [flag --max-in-flight]",  // flag > variable > file
+            "log.level = debug  [flag --log-level]",  // flag > file
+            "submit.rate_per_second = 6  [environment variable COLT_ORDERS_SUBMIT_RATE_PER_SECOND]",  // variable > file
+            "submit.max_range_size = 40  [\(file): submit.max_range_size]",
+            "api.client_id = from-file  [\(file): api.client_id]",
+            "api.client_secret_file = \(credentials)/client-secret (read, <redacted>)  [systemd credential client-secret]",
+            "retry.max_attempts = 12  [default]",
+            "retention.days = (not set)",
+        ] {
+            #expect(result.stdout.contains(line), "\(line) not in \(result.stdout)")
+        }
+        #expect(!result.stdout.contains("from-systemd"))
+        // A file named on the command line outranks the credential.
+        let secret = try directory.write("secret", "x\n")
+        let flagged = try run(builtBinary(), ["check-config", "--config", file, "--client-secret-file", secret], environment: environment)
+        #expect(flagged.stdout.contains("api.client_secret_file = \(secret) (read, <redacted>)  [flag --client-secret-file]"), "\(flagged.stdout)")
+    }
 }
