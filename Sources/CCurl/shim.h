@@ -14,8 +14,6 @@ typedef size_t (*colt_curl_data_callback)(char *data, size_t size, size_t count,
 static inline CURLcode colt_curl_setopt_data_callback(CURL *h, CURLoption o, colt_curl_data_callback cb) { return curl_easy_setopt(h, o, cb); }
 
 static inline CURLcode colt_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
-static inline CURLcode colt_curl_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
-static inline CURLcode colt_curl_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode colt_curl_getinfo_off(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLMcode colt_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 

@@ -6,9 +6,4 @@
 static inline int colt_sqlite3_bind_text(sqlite3_stmt *stmt, int index, const char *text, int length) {
     return sqlite3_bind_text(stmt, index, text, length, SQLITE_TRANSIENT);
 }
-
-/// sqlite3_db_config is variadic: the one setting colt-orders uses, defensive mode on or off.
-static inline int colt_sqlite3_db_config_defensive(sqlite3 *db, int on) {
-    return sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, on, (int *)0);
-}
 #endif

@@ -55,16 +55,16 @@ struct EnqueueCommand: ParsableCommand {
                 text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
             } else {
                 guard let data = FileManager.default.contents(atPath: csv) else {
-                    throw CleanExit.message("colt-orders: \(csv): cannot read the file (missing, or not readable by this user); nothing was queued", code: 1)
+                    throw ExitCode.withMessage("colt-orders: \(csv): cannot read the file (missing, or not readable by this user); nothing was queued", code: 1)
                 }
                 text = String(decoding: data, as: UTF8.self)
             }
             switch CSVRequests.parse(text, name: csv == "-" ? "standard input" : csv) {
             case .success(let parsed): requests = parsed
             case .failure(let problems):
-                throw CleanExit.message("colt-orders: nothing was queued:\n" + problems.list.map { "  \($0)" }.joined(separator: "\n"), code: 1)
+                throw ExitCode.withMessage("colt-orders: nothing was queued:\n" + problems.list.map { "  \($0)" }.joined(separator: "\n"), code: 1)
             }
-            if requests.isEmpty { throw CleanExit.message("colt-orders: \(csv): no requests in the file; nothing was queued", code: 1) }
+            if requests.isEmpty { throw ExitCode.withMessage("colt-orders: \(csv): no requests in the file; nothing was queued", code: 1) }
         } else {
             do throws(ColtModel.ValidationError) {
                 let request = try OrderRequest(action: action, country: country, rangeStart: rangeStart, rangeEnd: rangeEnd ?? rangeStart,
@@ -72,7 +72,7 @@ struct EnqueueCommand: ParsableCommand {
                 let tracking = try trackingID.map { text throws(ColtModel.ValidationError) in try TrackingID(validating: text) }
                 requests = [NewRequest(request: request, trackingID: tracking, origin: "the command line")]
             } catch {
-                throw CleanExit.message("colt-orders: --\(error.column.replacingOccurrences(of: "_", with: "-")): \(TerminalText.safe(error.problem)); nothing was queued", code: 1)
+                throw ExitCode.withMessage("colt-orders: --\(error.column.replacingOccurrences(of: "_", with: "-")): \(TerminalText.safe(error.problem)); nothing was queued", code: 1)
             }
         }
         let db = try options.openForWriting()

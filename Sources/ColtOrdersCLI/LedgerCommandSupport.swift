@@ -21,7 +21,7 @@ struct DatabaseOptions: ParsableArguments {
         if let (path, source) = layers.value("database.path"), !path.isEmpty, source != "default" { return path }
         // Only a file that could not be read at all stops a command that needs just the path.
         if let file, let problem = layers.fileProblems.first(where: { $0.hasPrefix("\(file): cannot read") || $0.hasPrefix("\(file): not valid JSON") || $0.hasPrefix("\(file): must hold") }) {
-            throw CleanExit.message("colt-orders: \(problem)", code: 2)
+            throw ExitCode.withMessage("colt-orders: \(problem)", code: 2)
         }
         return Settings.keys.first { $0.name == "database.path" }?.defaultValue ?? "colt-orders.db"
     }
@@ -32,7 +32,7 @@ struct DatabaseOptions: ParsableArguments {
         do {
             return try Connection(path: path, mode: .readOnly, busyTimeout: .seconds(5))
         } catch {
-            throw CleanExit.message("colt-orders: \(error)", code: 1)
+            throw ExitCode.withMessage("colt-orders: \(error)", code: 1)
         }
     }
 
@@ -43,7 +43,7 @@ struct DatabaseOptions: ParsableArguments {
         do {
             return try Connection(path: path, mode: .readWrite, busyTimeout: .seconds(5))
         } catch {
-            throw CleanExit.message("colt-orders: \(error)", code: 1)
+            throw ExitCode.withMessage("colt-orders: \(error)", code: 1)
         }
     }
 }
@@ -53,9 +53,9 @@ func ledgerAction<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as LedgerError {
-        throw CleanExit.message("colt-orders: \(TerminalText.safe(error.description))", code: 1)
+        throw ExitCode.withMessage("colt-orders: \(TerminalText.safe(error.description))", code: 1)
     } catch let error as DatabaseError {
-        throw CleanExit.message("colt-orders: \(TerminalText.safe(error.description))", code: 1)
+        throw ExitCode.withMessage("colt-orders: \(TerminalText.safe(error.description))", code: 1)
     }
 }
 

@@ -34,7 +34,7 @@ enum LedgerServices {
                                               lockHeld: { [lock] in FileManager.default.fileExists(atPath: lock.path) })
                 services.append(.init(service: server))
             } catch {
-                throw CleanExit.message("colt-orders: status endpoint: \(error)", code: 1)
+                throw ExitCode.withMessage("colt-orders: status endpoint: \(error)", code: 1)
             }
         }
         if let days = settings.retentionDays {

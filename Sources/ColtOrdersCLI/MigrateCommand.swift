@@ -19,7 +19,7 @@ struct MigrateCommand: ParsableCommand {
                   ? "\(database): schema is up to date (version \(report.version))"
                   : "\(database): applied migrations \(report.applied.map(String.init).joined(separator: ", ")); schema version \(report.version)")
         } catch {
-            throw CleanExit.message("colt-orders: \(error)", code: 1)
+            throw ExitCode.withMessage("colt-orders: \(error)", code: 1)
         }
     }
 }

@@ -25,7 +25,7 @@ struct RestoreCommand: ParsableCommand {
     func run() throws {
         let path = try options.path()
         guard FileManager.default.isReadableFile(atPath: from) else {
-            throw CleanExit.message("colt-orders: \(from): no such backup, or not readable by this user; nothing was restored", code: 1)
+            throw ExitCode.withMessage("colt-orders: \(from): no such backup, or not readable by this user; nothing was restored", code: 1)
         }
         let existed = FileManager.default.fileExists(atPath: path)
         let stamp = Timestamp.string(Date())
@@ -34,7 +34,7 @@ struct RestoreCommand: ParsableCommand {
         do {
             lock = try DaemonLock(database: path, startedAt: stamp)
         } catch {
-            throw CleanExit.message("colt-orders: \(error.description) (for an instance of the template: systemctl stop colt-orders@ACCOUNT); nothing was restored", code: 1)
+            throw ExitCode.withMessage("colt-orders: \(error.description) (for an instance of the template: systemctl stop colt-orders@ACCOUNT); nothing was restored", code: 1)
         }
         let report = try withExtendedLifetime(lock) {
             do {

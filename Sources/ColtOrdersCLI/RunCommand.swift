@@ -62,7 +62,7 @@ struct SettingsOptions: ParsableArguments {
             return try Settings.load(file: config ?? ProcessInfo.processInfo.environment["COLT_ORDERS_CONFIG"],
                                      flags: flags, environment: ProcessInfo.processInfo.environment)
         } catch {
-            throw CleanExit.message(error.description, code: 2)
+            throw ExitCode.withMessage(error.description, code: 2)
         }
     }
 }
@@ -142,7 +142,7 @@ enum Daemon {
         do {
             lock = try DaemonLock(database: settings.databasePath, startedAt: startedAt)
         } catch {
-            throw CleanExit.message("colt-orders: \(error.description)", code: 1)
+            throw ExitCode.withMessage("colt-orders: \(error.description)", code: 1)
         }
         let database: Database
         do {
@@ -152,7 +152,7 @@ enum Daemon {
                 logger.notice("database schema migrated", metadata: ["database": "\(settings.databasePath)", "applied": "\(report.applied)", "version": "\(report.version)"])
             }
         } catch {
-            throw CleanExit.message("colt-orders: \(error)", code: 1)
+            throw ExitCode.withMessage("colt-orders: \(error)", code: 1)
         }
         DatabaseFileModes.applyUmask(to: settings.databasePath, logger: logger)
         // systemd's notify protocol, when run as a Type=notify service.
@@ -189,7 +189,7 @@ enum Daemon {
         await transport.close()
         if let error = failure {
             logger.critical("colt-orders stopped on an error", metadata: ["error": "\(error)"])
-            throw CleanExit.message("colt-orders: \(Self.describe(error))", code: 1)
+            throw ExitCode.withMessage("colt-orders: \(Self.describe(error))", code: 1)
         }
         logger.info("colt-orders stopped")
         withExtendedLifetime(lock) {}
@@ -201,9 +201,10 @@ enum Daemon {
     }
 }
 
-extension CleanExit {
-    /// Prints `text` to stderr and exits with `code`.
-    static func message(_ text: String, code: Int32) -> any Error {
+extension ExitCode {
+    /// Prints `text` to stderr; throwing the result exits with `code`. (ArgumentParser's own
+    /// `CleanExit.message` prints to stdout and exits 0: this is the failing counterpart.)
+    static func withMessage(_ text: String, code: Int32) -> ExitCode {
         FileHandle.standardError.write(Data((text + "\n").utf8))
         return ExitCode(code)
     }
