@@ -16,36 +16,37 @@ import TestSupport
             $0.trackingIDMode = mode
             $0.faults = [.latency(milliseconds: 80, path: .order), .fault(.createThenDrop, probability: 0.05)]
         }
-        defer { Task { await harness.stop() } }
-        try harness.createSchema()
-        try harness.insert(returns(numbers))
+        try await harness.inScope {
+            try harness.createSchema()
+            try harness.insert(returns(numbers))
 
-        var kills = 0
-        var generator = SystemRandomNumberGenerator()
-        while kills < 6, try harness.value("SELECT count(*) FROM requests WHERE state IN ('queued', 'submitting', 'retrying', 'reconciling')") != "0" {
-            let daemon = try harness.launch("run", name: "run\(kills)")
-            try await Task.sleep(for: .milliseconds(Int64.random(in: 150...600, using: &generator)))
-            daemon.signal(SIGKILL)
-            _ = try await daemon.wait()
-            kills += 1
-        }
-        let (status, log) = try await harness.drain()
-        #expect(status == 0, "\(log.suffix(2000))")
-        #expect(kills >= 3, "the daemon was killed mid-drain")
+            var kills = 0
+            var generator = SystemRandomNumberGenerator()
+            while kills < 6, try harness.value("SELECT count(*) FROM requests WHERE state IN ('queued', 'submitting', 'retrying', 'reconciling')") != "0" {
+                let daemon = try harness.launch("run", name: "run\(kills)")
+                try await Task.sleep(for: .milliseconds(Int64.random(in: 150...600, using: &generator)))
+                daemon.signal(SIGKILL)
+                _ = try await daemon.wait()
+                kills += 1
+            }
+            let (status, log) = try await harness.drain()
+            #expect(status == 0, "\(log.suffix(2000))")
+            #expect(kills >= 3, "the daemon was killed mid-drain")
 
-        let rows = try harness.rows("SELECT id, state, tracking_id, order_id FROM requests ORDER BY id")
-        #expect(rows.count == numbers.count, "no row lost")
-        for row in rows {
-            let history = try harness.rows("SELECT outcome, detail FROM attempts WHERE request_id = \(row[0])")
-            #expect(row[1] == "in_progress", "every row settled and accepted: \(row) \(history)")
-            let journal = Set(try harness.rows("SELECT DISTINCT tracking_id FROM attempts WHERE request_id = \(row[0])").map { $0[0] })
-            #expect(journal == [row[2]], "one tracking id per row: \(journal)")
-            let orders = await harness.sandbox.orders(forTrackingID: row[2])
-            #expect(orders.map(\.id) == [row[3]], "exactly one order, the one recorded, for row \(row[0])")
+            let rows = try harness.rows("SELECT id, state, tracking_id, order_id FROM requests ORDER BY id")
+            #expect(rows.count == numbers.count, "no row lost")
+            for row in rows {
+                let history = try harness.rows("SELECT outcome, detail FROM attempts WHERE request_id = \(row[0])")
+                #expect(row[1] == "in_progress", "every row settled and accepted: \(row) \(history)")
+                let journal = Set(try harness.rows("SELECT DISTINCT tracking_id FROM attempts WHERE request_id = \(row[0])").map { $0[0] })
+                #expect(journal == [row[2]], "one tracking id per row: \(journal)")
+                let orders = await harness.sandbox.orders(forTrackingID: row[2])
+                #expect(orders.map(\.id) == [row[3]], "exactly one order, the one recorded, for row \(row[0])")
+            }
+            #expect(await harness.sandbox.orders().count == numbers.count, "no duplicate orders")
+            #expect(try harness.value("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'") != "0" || mode == .ignore,
+                    "some kills caught requests in flight")
         }
-        #expect(await harness.sandbox.orders().count == numbers.count, "no duplicate orders")
-        #expect(try harness.value("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'") != "0" || mode == .ignore,
-                "some kills caught requests in flight")
     }
 
     /// SIGTERM with requests in flight: they finish, are recorded, and the process exits 0.
@@ -55,18 +56,19 @@ import TestSupport
             $0.inventory = activated(numbers)
             $0.faults = [.latency(milliseconds: 1500, path: .order)]
         }
-        defer { Task { await harness.stop() } }
-        try harness.createSchema()
-        try harness.insert(returns(numbers))
-        let daemon = try harness.launch("run")
-        defer { daemon.signal(SIGKILL) }
-        try await eventually("requests are in flight") {
-            try harness.value("SELECT count(*) FROM requests WHERE state = 'submitting'") == "4"
+        try await harness.inScope {
+            try harness.createSchema()
+            try harness.insert(returns(numbers))
+            let daemon = try harness.launch("run")
+            defer { daemon.signal(SIGKILL) }
+            try await eventually("requests are in flight") {
+                try harness.value("SELECT count(*) FROM requests WHERE state = 'submitting'") == "4"
+            }
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr)")
+            #expect(try harness.rows("SELECT state FROM requests").map { $0[0] } == Array(repeating: "in_progress", count: 4))
+            #expect(try harness.value("SELECT count(*) FROM attempts WHERE ended_at IS NULL") == "0")
         }
-        daemon.signal(SIGTERM)
-        #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr)")
-        #expect(try harness.rows("SELECT state FROM requests").map { $0[0] } == Array(repeating: "in_progress", count: 4))
-        #expect(try harness.value("SELECT count(*) FROM attempts WHERE ended_at IS NULL") == "0")
     }
 
     /// Requests still unanswered when the shutdown grace ends are abandoned: recorded as
@@ -78,56 +80,59 @@ import TestSupport
             $0.inventory = activated(numbers)
             $0.faults = [.latency(milliseconds: 10_000, path: .order, times: 2)]
         }
-        defer { Task { await harness.stop() } }
-        try harness.createSchema()
-        try harness.insert(returns(numbers))
-        let daemon = try harness.launch("run", environment: ["COLT_ORDERS_SHUTDOWN_GRACE": "0.5", "COLT_ORDERS_API_REQUEST_TIMEOUT": "30"])
-        defer { daemon.signal(SIGKILL) }
-        try await eventually("both requests are in flight") { await harness.sandbox.requestCount(path: orderPath) == 2 }
-        let tracking = try harness.rows("SELECT tracking_id FROM requests ORDER BY id").map { $0[0] }
-        let started = ContinuousClock.now
-        daemon.signal(SIGTERM)
-        #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr.suffix(2000))")
-        #expect(ContinuousClock.now - started < .seconds(5), "the grace is 0.5 s")
-        #expect(try harness.rows("SELECT state, attempts FROM requests ORDER BY id") == [["reconciling", "0"], ["reconciling", "0"]])
-        #expect(try harness.rows("SELECT outcome FROM attempts ORDER BY id").map { $0[0] } == ["interrupted", "interrupted"])
-        // Colt created the orders meanwhile; the next start finds them in the inventory.
-        try await eventually("the sandbox finished the slow requests") { await harness.sandbox.orders().count == 2 }
-        #expect(try await harness.drain().status == 0)
-        #expect(try harness.rows("SELECT state, tracking_id FROM requests ORDER BY id") == [["in_progress", tracking[0]], ["in_progress", tracking[1]]])
-        #expect(try harness.rows("SELECT outcome FROM attempts ORDER BY id").map { $0[0] } == ["interrupted", "interrupted", "reconciled", "reconciled"])
-        #expect(await harness.sandbox.requestCount(path: orderPath) == 2, "adopted, not sent again")
-        #expect(await harness.sandbox.orders().count == 2, "no second order")
+        try await harness.inScope {
+            try harness.createSchema()
+            try harness.insert(returns(numbers))
+            let daemon = try harness.launch("run", environment: ["COLT_ORDERS_SHUTDOWN_GRACE": "0.5", "COLT_ORDERS_API_REQUEST_TIMEOUT": "30"])
+            defer { daemon.signal(SIGKILL) }
+            try await eventually("both requests are in flight") { await harness.sandbox.requestCount(path: orderPath) == 2 }
+            let tracking = try harness.rows("SELECT tracking_id FROM requests ORDER BY id").map { $0[0] }
+            let started = ContinuousClock.now
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr.suffix(2000))")
+            #expect(ContinuousClock.now - started < .seconds(5), "the grace is 0.5 s")
+            #expect(try harness.rows("SELECT state, attempts FROM requests ORDER BY id") == [["reconciling", "0"], ["reconciling", "0"]])
+            #expect(try harness.rows("SELECT outcome FROM attempts ORDER BY id").map { $0[0] } == ["interrupted", "interrupted"])
+            // Colt created the orders meanwhile; the next start finds them in the inventory.
+            try await eventually("the sandbox finished the slow requests") { await harness.sandbox.orders().count == 2 }
+            #expect(try await harness.drain().status == 0)
+            #expect(try harness.rows("SELECT state, tracking_id FROM requests ORDER BY id") == [["in_progress", tracking[0]], ["in_progress", tracking[1]]])
+            #expect(try harness.rows("SELECT outcome FROM attempts ORDER BY id").map { $0[0] } == ["interrupted", "interrupted", "reconciled", "reconciled"])
+            #expect(await harness.sandbox.requestCount(path: orderPath) == 2, "adopted, not sent again")
+            #expect(await harness.sandbox.orders().count == 2, "no second order")
+        }
     }
 
     /// Another of the daemon's services failing (the status endpoint's port is taken) stops the
     /// daemon at once with the reason, instead of leaving the engine running on its own.
     @Test func aFailingStatusEndpointStopsTheDaemon() async throws {
         let harness = try await DaemonHarness.start()
-        defer { Task { await harness.stop() } }
-        let taken = "127.0.0.1:\(harness.sandbox.port)"
-        let daemon = try harness.launch("run", environment: ["COLT_ORDERS_STATUS_LISTEN": taken])
-        defer { daemon.signal(SIGKILL) }
-        let status = try await daemon.wait(timeout: .seconds(15))
-        #expect(status == 1)
-        #expect(daemon.stderr.contains("colt-orders stopped on an error"), "\(daemon.stderr.suffix(2000))")
+        try await harness.inScope {
+            let taken = "127.0.0.1:\(harness.sandbox.port)"
+            let daemon = try harness.launch("run", environment: ["COLT_ORDERS_STATUS_LISTEN": taken])
+            defer { daemon.signal(SIGKILL) }
+            let status = try await daemon.wait(timeout: .seconds(15))
+            #expect(status == 1)
+            #expect(daemon.stderr.contains("colt-orders stopped on an error"), "\(daemon.stderr.suffix(2000))")
+        }
     }
 
     /// Wrong credentials: nothing is sent, no row spends an attempt, and the drain says why.
     @Test func wrongCredentialsPauseSubmissionsAndSpendNoAttempts() async throws {
         let numbers = londonNumbers(3)
         let harness = try await DaemonHarness.start { $0.inventory = activated(numbers) }
-        defer { Task { await harness.stop() } }
-        try harness.createSchema()
-        try harness.insert(returns(numbers))
-        let wrong = try harness.directory.write("wrong-secret", "not-the-secret\n")
-        let process = try harness.launch("drain", secretFile: wrong)
-        #expect(try await process.wait(timeout: .seconds(20)) == 1)
-        #expect(process.stderr.contains("REFUSED THE CLIENT CREDENTIALS"), "\(process.stderr)")
-        #expect(!process.stderr.contains("not-the-secret"))
-        #expect(try harness.value("SELECT count(*) FROM attempts") == "0")
-        #expect(try harness.value("SELECT group_concat(state || ':' || attempts) FROM requests") == "queued:0,queued:0,queued:0")
-        #expect(await harness.sandbox.requestCount(path: orderPath) == 0)
+        try await harness.inScope {
+            try harness.createSchema()
+            try harness.insert(returns(numbers))
+            let wrong = try harness.directory.write("wrong-secret", "not-the-secret\n")
+            let process = try harness.launch("drain", secretFile: wrong)
+            #expect(try await process.wait(timeout: .seconds(20)) == 1)
+            #expect(process.stderr.contains("REFUSED THE CLIENT CREDENTIALS"), "\(process.stderr)")
+            #expect(!process.stderr.contains("not-the-secret"))
+            #expect(try harness.value("SELECT count(*) FROM attempts") == "0")
+            #expect(try harness.value("SELECT group_concat(state || ':' || attempts) FROM requests") == "queued:0,queued:0,queued:0")
+            #expect(await harness.sandbox.requestCount(path: orderPath) == 0)
+        }
     }
 
     /// Nothing to send: `drain` ends at once without asking Colt for a token (it may be offline).
@@ -146,20 +151,21 @@ import TestSupport
     @Test func anExpiredTokenIsRenewedWithoutSpendingAnAttempt() async throws {
         let numbers = londonNumbers(2)
         let harness = try await DaemonHarness.start { $0.inventory = activated(numbers) }
-        defer { Task { await harness.stop() } }
-        try harness.createSchema()
-        try harness.insert(returns([numbers[0]]))
-        let daemon = try harness.launch("run")
-        defer { daemon.signal(SIGKILL) }
-        try await eventually("the first row is accepted") { try harness.value("SELECT state FROM requests WHERE id = 1") == "in_progress" }
-        await harness.sandbox.expireTokens()
-        try harness.insert(returns([numbers[1]]))
-        try await eventually("the second row is accepted") { try harness.value("SELECT state FROM requests WHERE id = 2") == "in_progress" }
-        #expect(try harness.value("SELECT attempts FROM requests WHERE id = 2") == "1")
-        #expect(try harness.rows("SELECT outcome FROM attempts WHERE request_id = 2 ORDER BY id").map { $0[0] } == ["unauthorized", "accepted"])
-        #expect(await harness.sandbox.requestCount(path: "/authentication/v1/oauth/token") == 2)
-        daemon.signal(SIGTERM)
-        #expect(try await daemon.wait() == 0)
+        try await harness.inScope {
+            try harness.createSchema()
+            try harness.insert(returns([numbers[0]]))
+            let daemon = try harness.launch("run")
+            defer { daemon.signal(SIGKILL) }
+            try await eventually("the first row is accepted") { try harness.value("SELECT state FROM requests WHERE id = 1") == "in_progress" }
+            await harness.sandbox.expireTokens()
+            try harness.insert(returns([numbers[1]]))
+            try await eventually("the second row is accepted") { try harness.value("SELECT state FROM requests WHERE id = 2") == "in_progress" }
+            #expect(try harness.value("SELECT attempts FROM requests WHERE id = 2") == "1")
+            #expect(try harness.rows("SELECT outcome FROM attempts WHERE request_id = 2 ORDER BY id").map { $0[0] } == ["unauthorized", "accepted"])
+            #expect(await harness.sandbox.requestCount(path: "/authentication/v1/oauth/token") == 2)
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.wait() == 0)
+        }
     }
 
     /// Colt refuses a row for good: `rejected`, with Colt's code and message kept.
@@ -167,33 +173,35 @@ import TestSupport
         let harness = try await DaemonHarness.start {
             $0.inventory = [InventoryNumber(number: "+442071234567", country: "GB", serviceProfile: "ANH", status: .quarantined)]
         }
-        defer { Task { await harness.stop() } }
-        try harness.createSchema()
-        try harness.insert(returns(["+442071234567"]))
-        #expect(try await harness.drain().status == 0)
-        let row = try #require(try harness.rows("SELECT state, colt_code, last_error, attempts FROM requests").first)
-        #expect(row[0] == "rejected")
-        #expect(!row[1].isEmpty, "Colt's code is kept")
-        #expect(row[2].contains("Quarantined"), "Colt's message is kept: \(row[2])")
-        #expect(row[3] == "1", "a refusal is not retried")
+        try await harness.inScope {
+            try harness.createSchema()
+            try harness.insert(returns(["+442071234567"]))
+            #expect(try await harness.drain().status == 0)
+            let row = try #require(try harness.rows("SELECT state, colt_code, last_error, attempts FROM requests").first)
+            #expect(row[0] == "rejected")
+            #expect(!row[1].isEmpty, "Colt's code is kept")
+            #expect(row[2].contains("Quarantined"), "Colt's message is kept: \(row[2])")
+            #expect(row[3] == "1", "a refusal is not retried")
+        }
     }
 
     /// A row inserted while the daemon idles is picked up without waiting for a poll cycle.
     @Test func aNewRowIsPickedUpPromptly() async throws {
         let numbers = londonNumbers(1)
         let harness = try await DaemonHarness.start { $0.inventory = activated(numbers) }
-        defer { Task { await harness.stop() } }
-        // The fallback check every 60 s cannot be what finds the row: the file event does.
-        let daemon = try harness.launch("run", environment: ["COLT_ORDERS_DATABASE_POLL_INTERVAL": "60"])
-        defer { daemon.signal(SIGKILL) }
-        try await eventually("the daemon is up") { daemon.stderr.contains("colt-orders started") }
-        try await Task.sleep(for: .milliseconds(300))
-        try harness.insert(returns(numbers))
-        try await eventually(timeout: .seconds(10), "the row reaches Colt") {
-            await harness.sandbox.requestCount(path: orderPath) == 1
+        try await harness.inScope {
+            // The fallback check every 60 s cannot be what finds the row: the file event does.
+            let daemon = try harness.launch("run", environment: ["COLT_ORDERS_DATABASE_POLL_INTERVAL": "60"])
+            defer { daemon.signal(SIGKILL) }
+            try await eventually("the daemon is up") { daemon.stderr.contains("colt-orders started") }
+            try await Task.sleep(for: .milliseconds(300))
+            try harness.insert(returns(numbers))
+            try await eventually(timeout: .seconds(10), "the row reaches Colt") {
+                await harness.sandbox.requestCount(path: orderPath) == 1
+            }
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.wait() == 0)
         }
-        daemon.signal(SIGTERM)
-        #expect(try await daemon.wait() == 0)
     }
 }
 

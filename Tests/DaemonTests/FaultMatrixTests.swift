@@ -30,12 +30,16 @@ import TestSupport
         var testDescription: String { "\(name) (\(mode.rawValue))" }
     }
 
-    static func httpDate(_ offset: TimeInterval) -> String {
+    static let httpDateFormatter: DateFormatter = {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: Date().addingTimeInterval(offset))
+        return formatter
+    }()
+
+    static func httpDate(_ offset: TimeInterval) -> String {
+        httpDateFormatter.string(from: Date().addingTimeInterval(offset))
     }
 
     /// After an answer that may hide an order, the journal shows the inventory read
@@ -48,9 +52,10 @@ import TestSupport
              environment: ["COLT_ORDERS_RETRY_MAX_DELAY": "10"], outcomes: ["server_error", "reconciled", "accepted"], minimumWait: 1.9),
         Case(name: "429 with Retry-After in seconds", rules: { [.status(429, retryAfter: "1", times: 1)] },
              environment: ["COLT_ORDERS_RETRY_MAX_DELAY": "10"], outcomes: ["throttled", "accepted"], minimumWait: 0.9),
-        // An HTTP date has whole seconds: 3 s from now leaves at least 2.
+        // An HTTP date is a moment, not a wait (checked below: the retry starts no earlier); 3 s
+        // from the harness's start, whole seconds, so it is still ahead when the 429 comes.
         Case(name: "429 with Retry-After as an HTTP date", rules: { [.status(429, retryAfter: httpDate(3), times: 1)] },
-             environment: ["COLT_ORDERS_RETRY_MAX_DELAY": "10"], outcomes: ["throttled", "accepted"], minimumWait: 1.0),
+             environment: ["COLT_ORDERS_RETRY_MAX_DELAY": "10"], outcomes: ["throttled", "accepted"], minimumWait: 0.001),
         Case(name: "a hang past the request timeout", rules: { [.fault(.hang, times: 1)] },
              environment: ["COLT_ORDERS_API_REQUEST_TIMEOUT": "3"], outcomes: ["timeout", "reconciled", "accepted"], minimumWait: 0),
         // The order exists: adopted from the inventory, never sent again, in either mode.
@@ -102,18 +107,24 @@ import TestSupport
             $0.trackingIDMode = fault.mode
             $0.faults = fault.rules()
         }
-        defer { Task { await harness.stop() } }
-        try harness.createSchema()
-        try harness.insert(returns(numbers))
-        let (status, log) = try await harness.drain(environment: fault.environment)
-        #expect(status == 0, "\(log.suffix(2000))")
-        // Every case ends accepted: the order the inventory shows is adopted, or the resend succeeds.
-        try await Self.expectOneRow(harness, state: "in_progress", outcomes: fault.outcomes, orOutcomes: fault.orOutcomes)
-        #expect(await harness.sandbox.stats().faultsFired.values.reduce(0, +) >= 1, "the fault fired")
-        if fault.minimumWait > 0 {
-            let spans = try harness.rows("SELECT started_at, ended_at FROM attempts ORDER BY id")
-            let waited = try #require(Timestamp.date(spans[1][0])).timeIntervalSince(try #require(Timestamp.date(spans[0][1])))
-            #expect(waited >= fault.minimumWait, "waited \(waited) s before the retry")
+        try await harness.inScope {
+            try harness.createSchema()
+            try harness.insert(returns(numbers))
+            let (status, log) = try await harness.drain(environment: fault.environment)
+            #expect(status == 0, "\(log.suffix(2000))")
+            // Every case ends accepted: the order the inventory shows is adopted, or the resend succeeds.
+            try await Self.expectOneRow(harness, state: "in_progress", outcomes: fault.outcomes, orOutcomes: fault.orOutcomes)
+            #expect(await harness.sandbox.stats().faultsFired.values.reduce(0, +) >= 1, "the fault fired")
+            if fault.minimumWait > 0 {
+                let spans = try harness.rows("SELECT started_at, ended_at FROM attempts ORDER BY id")
+                let retried = try #require(Timestamp.date(spans[1][0]))
+                let waited = retried.timeIntervalSince(try #require(Timestamp.date(spans[0][1])))
+                #expect(waited >= fault.minimumWait, "waited \(waited) s before the retry")
+                // Timestamps have milliseconds: allow for their rounding.
+                if let date = harness.sandboxConfiguration.faults.compactMap(\.retryAfter).compactMap(Self.httpDateFormatter.date(from:)).first {
+                    #expect(retried >= date.addingTimeInterval(-0.002), "retried at \(retried), before the Retry-After date \(date)")
+                }
+            }
         }
     }
 
@@ -125,22 +136,23 @@ import TestSupport
             $0.inventory = activated(numbers)
             $0.faults = [.status(503, path: .token)]
         }
-        defer { Task { await harness.stop() } }
-        try harness.createSchema()
-        try harness.insert(returns(numbers))
-        let daemon = try harness.launch("run")
-        defer { daemon.signal(SIGKILL) }
-        try await eventually("the token endpoint was asked several times") {
-            await harness.sandbox.requestCount(path: "/authentication/v1/oauth/token") >= 3
+        try await harness.inScope {
+            try harness.createSchema()
+            try harness.insert(returns(numbers))
+            let daemon = try harness.launch("run")
+            defer { daemon.signal(SIGKILL) }
+            try await eventually("the token endpoint was asked several times") {
+                await harness.sandbox.requestCount(path: "/authentication/v1/oauth/token") >= 3
+            }
+            #expect(daemon.stderr.contains("cannot get a token from Colt"), "\(daemon.stderr.suffix(2000))")
+            #expect(try harness.value("SELECT state || ':' || attempts FROM requests") == "queued:0", "no attempt spent")
+            #expect(await harness.sandbox.requestCount(path: orderPath) == 0)
+            await harness.sandbox.setFaults([])
+            try await eventually("the row is accepted") { try harness.value("SELECT state FROM requests") == "in_progress" }
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.wait() == 0)
+            try await Self.expectOneRow(harness, state: "in_progress", outcomes: ["accepted"], attempts: 1)
         }
-        #expect(daemon.stderr.contains("cannot get a token from Colt"), "\(daemon.stderr.suffix(2000))")
-        #expect(try harness.value("SELECT state || ':' || attempts FROM requests") == "queued:0", "no attempt spent")
-        #expect(await harness.sandbox.requestCount(path: orderPath) == 0)
-        await harness.sandbox.setFaults([])
-        try await eventually("the row is accepted") { try harness.value("SELECT state FROM requests") == "in_progress" }
-        daemon.signal(SIGTERM)
-        #expect(try await daemon.wait() == 0)
-        try await Self.expectOneRow(harness, state: "in_progress", outcomes: ["accepted"], attempts: 1)
     }
 
     /// A host that does not resolve and a port nobody listens on: no token, so nothing is sent
@@ -148,22 +160,23 @@ import TestSupport
     @Test(arguments: ["https://colt-orders-test.invalid", "http://127.0.0.1:1"])
     func anUnreachableAPI(baseURL: String) async throws {
         let harness = try await DaemonHarness.start()
-        defer { Task { await harness.stop() } }
-        try harness.createSchema()
-        try harness.insert(returns(londonNumbers(1)))
-        var arguments = harness.arguments("run")
-        arguments[arguments.firstIndex(of: "--base-url")! + 1] = baseURL
-        let daemon = try DaemonProcess(arguments: arguments, environment: DaemonHarness.fastEnvironment, directory: harness.directory)
-        defer { daemon.signal(SIGKILL) }
-        try await eventually("the daemon reports it cannot reach Colt") { daemon.stderr.contains("cannot get a token from Colt") }
-        try await Task.sleep(for: .milliseconds(500))
-        let line = daemon.stderr.split(separator: "\n").first { $0.contains("cannot get a token") }.map(String.init) ?? ""
-        let words = baseURL.contains(".invalid") ? ["resolve", "host"] : ["connect", "refused"]
-        #expect(words.contains { line.lowercased().contains($0) }, "the error says why: \(line)")
-        #expect(try harness.value("SELECT state || ':' || attempts FROM requests") == "queued:0")
-        #expect(try harness.value("SELECT count(*) FROM attempts") == "0")
-        daemon.signal(SIGTERM)
-        #expect(try await daemon.wait() == 0, "\(daemon.stderr.suffix(2000))")
+        try await harness.inScope {
+            try harness.createSchema()
+            try harness.insert(returns(londonNumbers(1)))
+            var arguments = harness.arguments("run")
+            arguments[arguments.firstIndex(of: "--base-url")! + 1] = baseURL
+            let daemon = try DaemonProcess(arguments: arguments, environment: DaemonHarness.fastEnvironment, directory: harness.directory)
+            defer { daemon.signal(SIGKILL) }
+            try await eventually("the daemon reports it cannot reach Colt") { daemon.stderr.contains("cannot get a token from Colt") }
+            try await Task.sleep(for: .milliseconds(500))
+            let line = daemon.stderr.split(separator: "\n").first { $0.contains("cannot get a token") }.map(String.init) ?? ""
+            let words = baseURL.contains(".invalid") ? ["resolve", "host"] : ["connect", "refused"]
+            #expect(words.contains { line.lowercased().contains($0) }, "the error says why: \(line)")
+            #expect(try harness.value("SELECT state || ':' || attempts FROM requests") == "queued:0")
+            #expect(try harness.value("SELECT count(*) FROM attempts") == "0")
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.wait() == 0, "\(daemon.stderr.suffix(2000))")
+        }
     }
 
     /// Connection refused on the order endpoint itself, with a token in hand: the attempt is
@@ -172,35 +185,36 @@ import TestSupport
     @Test func connectionRefusedOnTheOrderEndpoint() async throws {
         let numbers = londonNumbers(2)
         let harness = try await DaemonHarness.start { $0.inventory = activated(numbers) }
-        defer { Task { await harness.stop() } }
-        try harness.createSchema()
-        try harness.insert(returns([numbers[0]]))
-        let daemon = try harness.launch("run", environment: ["COLT_ORDERS_RETRY_MAX_ATTEMPTS": "1000"])
-        defer { daemon.signal(SIGKILL) }
-        try await eventually("the first row is accepted") { try harness.value("SELECT state FROM requests WHERE id = 1") == "in_progress" }
-        await harness.sandbox.shutdown()
-        try harness.insert(returns([numbers[1]]))
-        try await eventually("the second row met a refused connection") {
-            (Int(try harness.value("SELECT count(*) FROM attempts WHERE request_id = 2")) ?? 0) >= 2
-        }
-        let refused = try harness.rows("SELECT outcome, detail FROM attempts WHERE request_id = 2 AND ended_at IS NOT NULL ORDER BY id")
-        #expect(refused.allSatisfy { $0[0] == "not_sent" }, "\(refused)")
-        #expect(refused.allSatisfy { $0[1].lowercased().contains("connect") }, "\(refused)")
-        #expect(try harness.value("SELECT state FROM requests WHERE id = 2") != "failed")
+        try await harness.inScope {
+            try harness.createSchema()
+            try harness.insert(returns([numbers[0]]))
+            let daemon = try harness.launch("run", environment: ["COLT_ORDERS_RETRY_MAX_ATTEMPTS": "1000"])
+            defer { daemon.signal(SIGKILL) }
+            try await eventually("the first row is accepted") { try harness.value("SELECT state FROM requests WHERE id = 1") == "in_progress" }
+            await harness.sandbox.shutdown()
+            try harness.insert(returns([numbers[1]]))
+            try await eventually("the second row met a refused connection") {
+                (Int(try harness.value("SELECT count(*) FROM attempts WHERE request_id = 2")) ?? 0) >= 2
+            }
+            let refused = try harness.rows("SELECT outcome, detail FROM attempts WHERE request_id = 2 AND ended_at IS NOT NULL ORDER BY id")
+            #expect(refused.allSatisfy { $0[0] == "not_sent" }, "\(refused)")
+            #expect(refused.allSatisfy { $0[1].lowercased().contains("connect") }, "\(refused)")
+            #expect(try harness.value("SELECT state FROM requests WHERE id = 2") != "failed")
 
-        var configuration = harness.sandboxConfiguration
-        configuration.port = harness.sandbox.port
-        configuration.inventory = activated([numbers[1]])
-        configuration.seed = 99   // Colt's order ids are unique: the revived sandbox must not repeat the first one's
-        let revived = try await ColtSandbox.start(configuration)
-        defer { Task { await revived.shutdown() } }
-        try await eventually("the second row is accepted") { try harness.value("SELECT state FROM requests WHERE id = 2") == "in_progress" }
-        daemon.signal(SIGTERM)
-        #expect(try await daemon.wait() == 0)
-        let journal = try harness.rows("SELECT outcome, tracking_id FROM attempts WHERE request_id = 2 ORDER BY id")
-        #expect(Array(journal.map { $0[0] }.suffix(2)) == ["unauthorized", "accepted"] || journal.last?[0] == "accepted", "\(journal)")
-        #expect(Set(journal.map { $0[1] }).count == 1, "one tracking id: \(journal)")
-        let tracking = try harness.value("SELECT tracking_id FROM requests WHERE id = 2")
-        #expect(await revived.orders(forNumber: numbers[1]).map(\.trackingID) == [tracking])
+            var configuration = harness.sandboxConfiguration
+            configuration.port = harness.sandbox.port
+            configuration.inventory = activated([numbers[1]])
+            configuration.seed = 99   // Colt's order ids are unique: the revived sandbox must not repeat the first one's
+            let revived = try await ColtSandbox.start(configuration)
+            defer { Task { await revived.shutdown() } }
+            try await eventually("the second row is accepted") { try harness.value("SELECT state FROM requests WHERE id = 2") == "in_progress" }
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.wait() == 0)
+            let journal = try harness.rows("SELECT outcome, tracking_id FROM attempts WHERE request_id = 2 ORDER BY id")
+            #expect(Array(journal.map { $0[0] }.suffix(2)) == ["unauthorized", "accepted"] || journal.last?[0] == "accepted", "\(journal)")
+            #expect(Set(journal.map { $0[1] }).count == 1, "one tracking id: \(journal)")
+            let tracking = try harness.value("SELECT tracking_id FROM requests WHERE id = 2")
+            #expect(await revived.orders(forNumber: numbers[1]).map(\.trackingID) == [tracking])
+        }
     }
 }

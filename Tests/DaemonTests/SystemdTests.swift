@@ -107,37 +107,38 @@ import TestSupport
             $0.inventory = activated(numbers)
             $0.faults = [.latency(milliseconds: 3000, path: .order)]
         }
-        defer { Task { await harness.stop() } }
-        try harness.createSchema()
-        try harness.insert(returns(numbers))
-        let listener = try NotifyListener(path: harness.directory.file("notify.sock"))
-        defer { listener.stop() }
+        try await harness.inScope {
+            try harness.createSchema()
+            try harness.insert(returns(numbers))
+            let listener = try NotifyListener(path: harness.directory.file("notify.sock"))
+            defer { listener.stop() }
 
-        let watchdog = Duration.seconds(1)
-        let daemon = try harness.launch("run", environment: [
-            "NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "", "COLT_ORDERS_SHUTDOWN_GRACE": "0.2",
-        ])
-        defer { daemon.signal(SIGKILL) }
-        try await eventually(timeout: .seconds(10), "READY=1; stderr: \(daemon.stderr)") { listener.contains("READY=1") }
-        let ready = listener.messages.first { $0.text.contains("READY=1") }!.at
-        try await Task.sleep(for: .seconds(2.5))
-        daemon.signal(SIGTERM)
-        try await eventually(timeout: .seconds(10), "STOPPING=1") { listener.contains("STOPPING=1") }
-        #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr)")
+            let watchdog = Duration.seconds(1)
+            let daemon = try harness.launch("run", environment: [
+                "NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "", "COLT_ORDERS_SHUTDOWN_GRACE": "0.2",
+            ])
+            defer { daemon.signal(SIGKILL) }
+            try await eventually(timeout: .seconds(10), "READY=1; stderr: \(daemon.stderr)") { listener.contains("READY=1") }
+            let ready = listener.messages.first { $0.text.contains("READY=1") }!.at
+            try await Task.sleep(for: .seconds(2.5))
+            daemon.signal(SIGTERM)
+            try await eventually(timeout: .seconds(10), "STOPPING=1") { listener.contains("STOPPING=1") }
+            #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr)")
 
-        let messages = listener.messages
-        let stopping = messages.first { $0.text.contains("STOPPING=1") }!.at
-        let pings = messages.filter { $0.text == "WATCHDOG=1" && $0.at >= ready && $0.at <= stopping }.map(\.at)
-        let gaps = zip([ready] + pings, pings + [stopping]).map { $1 - $0 }
-        print("notify: \(messages.count) messages, \(pings.count) WATCHDOG=1 between READY=1 and STOPPING=1, longest gap \(gaps.max() ?? .zero)")
-        #expect(pings.count >= 3, "WATCHDOG=1 keeps coming: \(messages.map(\.text))")
-        #expect(gaps.allSatisfy { $0 < watchdog }, "every gap shorter than WATCHDOG_USEC: \(gaps)")
-        let between = zip(pings, pings.dropFirst()).map { $1 - $0 }
-        #expect(between.allSatisfy { $0 >= .milliseconds(450) }, "at most one ping per WATCHDOG_USEC/2: \(between)")
-        let statuses = messages.map(\.text).filter { $0.hasPrefix("STATUS=") }
-        #expect(statuses.contains { $0.contains("unsettled") }, "STATUS= lines with queue figures: \(statuses)")
-        #expect(messages.contains { $0.text.contains("STATUS=") && $0.text.contains("3 unsettled") }, "figures count the queued rows: \(statuses)")
-        #expect(messages.firstIndex { $0.text.contains("READY=1") }! < messages.firstIndex { $0.text.contains("STOPPING=1") }!)
+            let messages = listener.messages
+            let stopping = messages.first { $0.text.contains("STOPPING=1") }!.at
+            let pings = messages.filter { $0.text == "WATCHDOG=1" && $0.at >= ready && $0.at <= stopping }.map(\.at)
+            let gaps = zip([ready] + pings, pings + [stopping]).map { $1 - $0 }
+            print("notify: \(messages.count) messages, \(pings.count) WATCHDOG=1 between READY=1 and STOPPING=1, longest gap \(gaps.max() ?? .zero)")
+            #expect(pings.count >= 3, "WATCHDOG=1 keeps coming: \(messages.map(\.text))")
+            #expect(gaps.allSatisfy { $0 < watchdog }, "every gap shorter than WATCHDOG_USEC: \(gaps)")
+            let between = zip(pings, pings.dropFirst()).map { $1 - $0 }
+            #expect(between.allSatisfy { $0 >= .milliseconds(450) }, "at most one ping per WATCHDOG_USEC/2: \(between)")
+            let statuses = messages.map(\.text).filter { $0.hasPrefix("STATUS=") }
+            #expect(statuses.contains { $0.contains("unsettled") }, "STATUS= lines with queue figures: \(statuses)")
+            #expect(messages.contains { $0.text.contains("STATUS=") && $0.text.contains("3 unsettled") }, "figures count the queued rows: \(statuses)")
+            #expect(messages.firstIndex { $0.text.contains("READY=1") }! < messages.firstIndex { $0.text.contains("STOPPING=1") }!)
+        }
     }
 
     /// WATCHDOG=1 comes from the engine's loop, not from a timer: while the loop is held up (here
@@ -149,41 +150,43 @@ import TestSupport
             $0.inventory = activated(numbers)
             $0.faults = [.latency(milliseconds: 1800, path: .token)]
         }
-        defer { Task { await harness.stop() } }
-        try harness.createSchema()
-        try harness.insert(returns(numbers))
-        let listener = try NotifyListener(path: harness.directory.file("notify.sock"))
-        defer { listener.stop() }
-        let daemon = try harness.launch("run", environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": ""])
-        defer { daemon.signal(SIGKILL) }
-        try await eventually(timeout: .seconds(10), "the row is accepted; stderr: \(daemon.stderr)") {
-            try harness.value("SELECT state FROM requests") == "in_progress"
+        try await harness.inScope {
+            try harness.createSchema()
+            try harness.insert(returns(numbers))
+            let listener = try NotifyListener(path: harness.directory.file("notify.sock"))
+            defer { listener.stop() }
+            let daemon = try harness.launch("run", environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": ""])
+            defer { daemon.signal(SIGKILL) }
+            try await eventually(timeout: .seconds(10), "the row is accepted; stderr: \(daemon.stderr)") {
+                try harness.value("SELECT state FROM requests") == "in_progress"
+            }
+            try await Task.sleep(for: .milliseconds(600))
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.wait(timeout: .seconds(10)) == 0)
+            let pings = listener.messages.filter { $0.text == "WATCHDOG=1" }.map(\.at)
+            let gaps = zip(pings, pings.dropFirst()).map { $1 - $0 }
+            print("watchdog while the loop waits 1.8 s for a token: gaps \(gaps)")
+            #expect(gaps.contains { $0 >= .milliseconds(1500) }, "no ping while the loop was held up: \(gaps)")
+            #expect(gaps.last.map { $0 < .seconds(1) } == true, "pings resume once the loop turns again: \(gaps)")
         }
-        try await Task.sleep(for: .milliseconds(600))
-        daemon.signal(SIGTERM)
-        #expect(try await daemon.wait(timeout: .seconds(10)) == 0)
-        let pings = listener.messages.filter { $0.text == "WATCHDOG=1" }.map(\.at)
-        let gaps = zip(pings, pings.dropFirst()).map { $1 - $0 }
-        print("watchdog while the loop waits 1.8 s for a token: gaps \(gaps)")
-        #expect(gaps.contains { $0 >= .milliseconds(1500) }, "no ping while the loop was held up: \(gaps)")
-        #expect(gaps.last.map { $0 < .seconds(1) } == true, "pings resume once the loop turns again: \(gaps)")
     }
 
     /// An abstract socket (`@name`) works too; a watchdog meant for another pid is not pinged.
     @Test func abstractNotifySocketAndWatchdogForAnotherPid() async throws {
         let harness = try await DaemonHarness.start()
-        defer { Task { await harness.stop() } }
-        let name = "@colt-orders-test-\(UUID().uuidString.prefix(8))"
-        let listener = try NotifyListener(path: name)
-        defer { listener.stop() }
-        let daemon = try harness.launch("run", environment: ["NOTIFY_SOCKET": name, "WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"])
-        defer { daemon.signal(SIGKILL) }
-        try await eventually(timeout: .seconds(10), "READY=1 on \(name); stderr: \(daemon.stderr)") { listener.contains("READY=1") }
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(!listener.contains("WATCHDOG=1"), "WATCHDOG_PID names another process: no pings")
-        daemon.signal(SIGTERM)
-        #expect(try await daemon.wait(timeout: .seconds(10)) == 0)
-        #expect(listener.contains("STOPPING=1"))
+        try await harness.inScope {
+            let name = "@colt-orders-test-\(UUID().uuidString.prefix(8))"
+            let listener = try NotifyListener(path: name)
+            defer { listener.stop() }
+            let daemon = try harness.launch("run", environment: ["NOTIFY_SOCKET": name, "WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"])
+            defer { daemon.signal(SIGKILL) }
+            try await eventually(timeout: .seconds(10), "READY=1 on \(name); stderr: \(daemon.stderr)") { listener.contains("READY=1") }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(!listener.contains("WATCHDOG=1"), "WATCHDOG_PID names another process: no pings")
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.wait(timeout: .seconds(10)) == 0)
+            #expect(listener.contains("STOPPING=1"))
+        }
     }
 
     // MARK: SIGHUP
@@ -194,82 +197,83 @@ import TestSupport
     @Test func sighupReloadsTunablesWarnsOnRestartSettingsAndRefusesBadConfiguration() async throws {
         let numbers = londonNumbers(1, from: 3_200_000)
         let harness = try await DaemonHarness.start { $0.inventory = activated(numbers) }
-        defer { Task { await harness.stop() } }
-        func config(maxInFlight: Int, database: String, level: String = "info") -> String {
-            """
-            {
-              "database": { "path": "\(database)" },
-              "api": { "base_url": "\(harness.sandbox.baseURL)", "client_id": "\(harness.sandboxConfiguration.clientID)",
-                       "client_secret_file": "\(harness.secretFile)" },
-              "submit": { "max_in_flight": \(maxInFlight) },
-              "log": { "level": "\(level)" }
+        try await harness.inScope {
+            func config(maxInFlight: Int, database: String, level: String = "info") -> String {
+                """
+                {
+                  "database": { "path": "\(database)" },
+                  "api": { "base_url": "\(harness.sandbox.baseURL)", "client_id": "\(harness.sandboxConfiguration.clientID)",
+                           "client_secret_file": "\(harness.secretFile)" },
+                  "submit": { "max_in_flight": \(maxInFlight) },
+                  "log": { "level": "\(level)" }
+                }
+                """
             }
-            """
-        }
-        let file = try harness.directory.write("config.json", config(maxInFlight: 2, database: harness.database))
-        let listener = try NotifyListener(path: harness.directory.file("notify.sock"))
-        defer { listener.stop() }
-        var environment = DaemonHarness.fastEnvironment
-        environment["COLT_ORDERS_SUBMIT_MAX_IN_FLIGHT"] = nil
-        environment["NOTIFY_SOCKET"] = listener.path
-        environment["WATCHDOG_USEC"] = "1000000"
-        environment["WATCHDOG_PID"] = ""
-        let daemon = try DaemonProcess(arguments: ["run", "--config", file], environment: environment, directory: harness.directory, name: "reload")
-        defer { daemon.signal(SIGKILL) }
-        try await eventually(timeout: .seconds(10), "READY=1; stderr: \(daemon.stderr)") { listener.contains("READY=1") }
-        #expect(daemon.stderr.contains("max_in_flight=2"))
+            let file = try harness.directory.write("config.json", config(maxInFlight: 2, database: harness.database))
+            let listener = try NotifyListener(path: harness.directory.file("notify.sock"))
+            defer { listener.stop() }
+            var environment = DaemonHarness.fastEnvironment
+            environment["COLT_ORDERS_SUBMIT_MAX_IN_FLIGHT"] = nil
+            environment["NOTIFY_SOCKET"] = listener.path
+            environment["WATCHDOG_USEC"] = "1000000"
+            environment["WATCHDOG_PID"] = ""
+            let daemon = try DaemonProcess(arguments: ["run", "--config", file], environment: environment, directory: harness.directory, name: "reload")
+            defer { daemon.signal(SIGKILL) }
+            try await eventually(timeout: .seconds(10), "READY=1; stderr: \(daemon.stderr)") { listener.contains("READY=1") }
+            #expect(daemon.stderr.contains("max_in_flight=2"))
 
-        /// Sends SIGHUP and waits for RELOADING=1 followed by READY=1.
-        func reload() async throws {
-            let before = listener.messages.count
-            daemon.signal(SIGHUP)
-            try await eventually(timeout: .seconds(5), "RELOADING=1 then READY=1") {
-                let texts = listener.messages.dropFirst(before).map(\.text)
-                guard let reloading = texts.firstIndex(where: { $0.contains("RELOADING=1") }) else { return false }
-                return texts[reloading...].contains { $0.contains("READY=1") }
+            /// Sends SIGHUP and waits for RELOADING=1 followed by READY=1.
+            func reload() async throws {
+                let before = listener.messages.count
+                daemon.signal(SIGHUP)
+                try await eventually(timeout: .seconds(5), "RELOADING=1 then READY=1") {
+                    let texts = listener.messages.dropFirst(before).map(\.text)
+                    guard let reloading = texts.firstIndex(where: { $0.contains("RELOADING=1") }) else { return false }
+                    return texts[reloading...].contains { $0.contains("READY=1") }
+                }
             }
-        }
 
-        try harness.directory.write("config.json", config(maxInFlight: 3, database: harness.database))
-        try await reload()
-        try await eventually(timeout: .seconds(5), "the engine reports the reload") {
-            daemon.stderr.contains("configuration reloaded max_in_flight=3")
-        }
-        #expect(daemon.stderr.contains("NOTICE setting changed new=3 old=2 setting=submit.max_in_flight"), "\(daemon.stderr)")
-        #expect(!daemon.stderr.contains("needs a restart"), "nothing that needs a restart changed yet")
+            try harness.directory.write("config.json", config(maxInFlight: 3, database: harness.database))
+            try await reload()
+            try await eventually(timeout: .seconds(5), "the engine reports the reload") {
+                daemon.stderr.contains("configuration reloaded max_in_flight=3")
+            }
+            #expect(daemon.stderr.contains("NOTICE setting changed new=3 old=2 setting=submit.max_in_flight"), "\(daemon.stderr)")
+            #expect(!daemon.stderr.contains("needs a restart"), "nothing that needs a restart changed yet")
 
-        let other = harness.directory.file("other.db")
-        try harness.directory.write("config.json", config(maxInFlight: 3, database: other, level: "warning"))
-        try await reload()
-        try await eventually(timeout: .seconds(5), "a restart warning for database.path") {
-            daemon.stderr.split(separator: "\n").contains { $0.contains("WARNING setting changed but needs a restart") && $0.contains("setting=database.path") }
-        }
-        #expect(!FileManager.default.fileExists(atPath: other), "the running daemon keeps its database")
-        #expect(daemon.stderr.contains("NOTICE setting changed new=warning old=info setting=log.level"), "\(daemon.stderr)")
+            let other = harness.directory.file("other.db")
+            try harness.directory.write("config.json", config(maxInFlight: 3, database: other, level: "warning"))
+            try await reload()
+            try await eventually(timeout: .seconds(5), "a restart warning for database.path") {
+                daemon.stderr.split(separator: "\n").contains { $0.contains("WARNING setting changed but needs a restart") && $0.contains("setting=database.path") }
+            }
+            #expect(!FileManager.default.fileExists(atPath: other), "the running daemon keeps its database")
+            #expect(daemon.stderr.contains("NOTICE setting changed new=warning old=info setting=log.level"), "\(daemon.stderr)")
 
-        try harness.directory.write("config.json", "{ \"submit\": { \"max_in_flight\": 0 } ")
-        try await reload()
-        try await eventually(timeout: .seconds(5), "the broken configuration is refused") {
-            daemon.stderr.contains("new configuration refused; the running one is kept")
-        }
-        #expect(daemon.stderr.contains("ERROR configuration problem"), "each problem is logged")
-        let notices = daemon.stderr.split(separator: "\n").filter { $0.contains("NOTICE SIGHUP: reading the configuration again") }
-        #expect(notices.count == 2, "log.level warning applies from the second reload on: the third one logs no notice")
-        #expect(listener.messages.last { $0.text.contains("READY=1") }?.text.contains("refused") == true)
+            try harness.directory.write("config.json", "{ \"submit\": { \"max_in_flight\": 0 } ")
+            try await reload()
+            try await eventually(timeout: .seconds(5), "the broken configuration is refused") {
+                daemon.stderr.contains("new configuration refused; the running one is kept")
+            }
+            #expect(daemon.stderr.contains("ERROR configuration problem"), "each problem is logged")
+            let notices = daemon.stderr.split(separator: "\n").filter { $0.contains("NOTICE SIGHUP: reading the configuration again") }
+            #expect(notices.count == 2, "log.level warning applies from the second reload on: the third one logs no notice")
+            #expect(listener.messages.last { $0.text.contains("READY=1") }?.text.contains("refused") == true)
 
-        // Still working with the configuration it had: a row inserted now is submitted.
-        try harness.insert(returns(numbers))
-        try await eventually(timeout: .seconds(10), "the row is accepted after the refused reload") {
-            try harness.value("SELECT state FROM requests") == "in_progress"
+            // Still working with the configuration it had: a row inserted now is submitted.
+            try harness.insert(returns(numbers))
+            try await eventually(timeout: .seconds(10), "the row is accepted after the refused reload") {
+                try harness.value("SELECT state FROM requests") == "in_progress"
+            }
+            // Reloads keep the engine turning often enough for the watchdog (WATCHDOG_USEC 1 s).
+            try await Task.sleep(for: .seconds(2))
+            let firstReload = listener.messages.first { $0.text.contains("RELOADING=1") }!.at
+            let pings = listener.messages.filter { $0.text == "WATCHDOG=1" && $0.at > firstReload }.map(\.at)
+            let gaps = zip(pings, pings.dropFirst()).map { $1 - $0 }
+            #expect(pings.count >= 3 && gaps.allSatisfy { $0 < .seconds(1) }, "WATCHDOG=1 within WATCHDOG_USEC after reloads: \(gaps)")
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr)")
         }
-        // Reloads keep the engine turning often enough for the watchdog (WATCHDOG_USEC 1 s).
-        try await Task.sleep(for: .seconds(2))
-        let firstReload = listener.messages.first { $0.text.contains("RELOADING=1") }!.at
-        let pings = listener.messages.filter { $0.text == "WATCHDOG=1" && $0.at > firstReload }.map(\.at)
-        let gaps = zip(pings, pings.dropFirst()).map { $1 - $0 }
-        #expect(pings.count >= 3 && gaps.allSatisfy { $0 < .seconds(1) }, "WATCHDOG=1 within WATCHDOG_USEC after reloads: \(gaps)")
-        daemon.signal(SIGTERM)
-        #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr)")
     }
 
     // MARK: Logs and files
@@ -279,28 +283,29 @@ import TestSupport
     @Test func journalPriorityPrefixesOnlyWhenStderrIsTheJournal() async throws {
         let numbers = londonNumbers(1, from: 3_300_000)
         let harness = try await DaemonHarness.start { $0.inventory = activated(numbers) }
-        defer { Task { await harness.stop() } }
-        try harness.createSchema()
-        try harness.insert(returns(numbers))
-        for journal in [true, false] {
-            let log = harness.directory.file("drain-\(journal).err")
-            FileManager.default.createFile(atPath: log, contents: nil)
-            var info = stat()
-            #expect(stat(log, &info) == 0)
-            let stream = journal ? "\(info.st_dev):\(info.st_ino)" : "\(info.st_dev):\(info.st_ino + 1)"
-            let status = try await runWaiting(builtBinary(), harness.arguments("drain", clientID: "wrong-client"),
-                                              environment: DaemonHarness.fastEnvironment.merging(["JOURNAL_STREAM": stream, "NOTIFY_SOCKET": ""]) { $1 },
-                                              stderr: log, directory: harness.directory)
-            #expect(status == 1, "drain fails on refused credentials")
-            let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
-            let started = lines.first { $0.contains("colt-orders started") }
-            let critical = lines.first { $0.contains("COLT REFUSED THE CLIENT CREDENTIALS") }
-            if journal {
-                #expect(started?.hasPrefix("<6>INFO colt-orders started") == true, "\(lines)")
-                #expect(critical?.hasPrefix("<2>CRITICAL ") == true, "\(lines)")
-            } else {
-                #expect(started?.firstMatch(of: /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO colt-orders started/) != nil, "\(lines)")
-                #expect(lines.allSatisfy { !$0.hasPrefix("<") }, "\(lines)")
+        try await harness.inScope {
+            try harness.createSchema()
+            try harness.insert(returns(numbers))
+            for journal in [true, false] {
+                let log = harness.directory.file("drain-\(journal).err")
+                FileManager.default.createFile(atPath: log, contents: nil)
+                var info = stat()
+                #expect(stat(log, &info) == 0)
+                let stream = journal ? "\(info.st_dev):\(info.st_ino)" : "\(info.st_dev):\(info.st_ino + 1)"
+                let status = try await runWaiting(builtBinary(), harness.arguments("drain", clientID: "wrong-client"),
+                                                  environment: DaemonHarness.fastEnvironment.merging(["JOURNAL_STREAM": stream, "NOTIFY_SOCKET": ""]) { $1 },
+                                                  stderr: log, directory: harness.directory)
+                #expect(status == 1, "drain fails on refused credentials")
+                let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+                let started = lines.first { $0.contains("colt-orders started") }
+                let critical = lines.first { $0.contains("COLT REFUSED THE CLIENT CREDENTIALS") }
+                if journal {
+                    #expect(started?.hasPrefix("<6>INFO colt-orders started") == true, "\(lines)")
+                    #expect(critical?.hasPrefix("<2>CRITICAL ") == true, "\(lines)")
+                } else {
+                    #expect(started?.firstMatch(of: /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO colt-orders started/) != nil, "\(lines)")
+                    #expect(lines.allSatisfy { !$0.hasPrefix("<") }, "\(lines)")
+                }
             }
         }
     }
@@ -309,22 +314,23 @@ import TestSupport
     /// in the group insert rows); under the usual 0022 they are left as SQLite made them.
     @Test func databaseFilesAreGroupWritableWhenTheUmaskAllows() async throws {
         let harness = try await DaemonHarness.start()
-        defer { Task { await harness.stop() } }
-        for (mask, groupWritable) in [("0007", true), ("0022", false)] {
-            let database = harness.directory.file("umask-\(mask).db")
-            var arguments = harness.arguments("drain")
-            arguments[arguments.firstIndex(of: harness.database)!] = database
-            let command = ([builtBinary()] + arguments).map { "'\($0)'" }.joined(separator: " ")
-            let log = harness.directory.file("umask-\(mask).err")
-            FileManager.default.createFile(atPath: log, contents: nil)
-            let status = try await runWaiting("/bin/sh", ["-c", "umask \(mask) && exec \(command)"], environment: DaemonHarness.fastEnvironment, stderr: log, directory: harness.directory)
-            #expect(status == 0, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
-            var info = stat()
-            #expect(stat(database, &info) == 0)
-            let mode = info.st_mode & 0o777
-            print("umask \(mask): \(database) mode \(String(mode, radix: 8))")
-            #expect((mode & 0o060 == 0o060) == groupWritable, "mode \(String(mode, radix: 8)) under umask \(mask)")
-            #expect(mode & 0o007 == (groupWritable ? 0 : 0o004), "others keep what SQLite gave them")
+        try await harness.inScope {
+            for (mask, groupWritable) in [("0007", true), ("0022", false)] {
+                let database = harness.directory.file("umask-\(mask).db")
+                var arguments = harness.arguments("drain")
+                arguments[arguments.firstIndex(of: harness.database)!] = database
+                let command = ([builtBinary()] + arguments).map { "'\($0)'" }.joined(separator: " ")
+                let log = harness.directory.file("umask-\(mask).err")
+                FileManager.default.createFile(atPath: log, contents: nil)
+                let status = try await runWaiting("/bin/sh", ["-c", "umask \(mask) && exec \(command)"], environment: DaemonHarness.fastEnvironment, stderr: log, directory: harness.directory)
+                #expect(status == 0, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+                var info = stat()
+                #expect(stat(database, &info) == 0)
+                let mode = info.st_mode & 0o777
+                print("umask \(mask): \(database) mode \(String(mode, radix: 8))")
+                #expect((mode & 0o060 == 0o060) == groupWritable, "mode \(String(mode, radix: 8)) under umask \(mask)")
+                #expect(mode & 0o007 == (groupWritable ? 0 : 0o004), "others keep what SQLite gave them")
+            }
         }
     }
 }

@@ -104,6 +104,19 @@ public struct DaemonHarness: Sendable {
 
     public func value(_ sql: String) throws -> String { try rows(sql).first?.first ?? "" }
 
+    /// Runs `body`, then stops the harness whether `body` returned or threw: the sandbox, the
+    /// TLS front and the files of a test never outlive it (a `defer { Task { ... } }` could).
+    public func inScope<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            let result = try await body()
+            await stop()
+            return result
+        } catch {
+            await stop()
+            throw error
+        }
+    }
+
     public func stop() async {
         await tlsFront?.stop()
         await sandbox.shutdown()
