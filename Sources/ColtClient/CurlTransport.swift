@@ -85,12 +85,13 @@ public final class CurlTransport: Sendable {
         loop.stop()
     }
 
-    /// Stops the thread as ``shutdown()`` does, and returns once it has ended: every transfer
-    /// completed, every connection closed and every libcurl handle freed.
+    /// Stops the thread as ``shutdown()`` does, and returns once it has cleaned up: every
+    /// transfer completed, every connection closed and every libcurl handle freed. (The thread
+    /// itself may still be exiting: it is not joined.)
     ///
     /// Call it before the process exits. `exit` runs OpenSSL's own clean-up (an `atexit`
     /// handler), and that must not race the thread still closing TLS connections: under a slow
-    /// CPU the race ended the daemon on SIGABRT at `systemctl stop` (the VM test found it).
+    /// CPU that race is the likely cause of the SIGABRT the VM test saw at `systemctl stop`.
     public func close() async {
         await loop.stopAndWait()
     }

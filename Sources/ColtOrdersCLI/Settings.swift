@@ -6,7 +6,8 @@ import OrderEngine
 import StatusServer
 
 /// Everything the daemon needs, read from (highest priority first) command-line flags,
-/// `COLT_ORDERS_*` environment variables, and a JSON configuration file; then defaults.
+/// `COLT_ORDERS_*` environment variables, a JSON configuration file, systemd's credentials,
+/// then defaults (see ``ConfigurationLayers``).
 ///
 /// Every problem names the setting and where its value came from, so an operator can fix it.
 struct Settings: Sendable {
