@@ -25,6 +25,8 @@ struct ConfigurationLayers: Sendable {
     private let recorder: AnsweringProvider
     /// How each layer, by position, names the source of a key's value.
     private let sourceNames: [@Sendable (String) -> String]
+    /// The source named for a value no layer set: the key's default.
+    static let defaultSource = "default"
     /// What is wrong with the file itself: unreadable, not JSON, unknown keys, bad values.
     let fileProblems: [String]
 
@@ -53,7 +55,7 @@ struct ConfigurationLayers: Sendable {
         names.append { $0 == "status.auth_file" ? "systemd credential status-users" : "systemd credential client-secret" }
         let defaults = Dictionary(uniqueKeysWithValues: Settings.keys.compactMap { key in key.defaultValue.map { (key.name, $0) } })
         providers.append(InMemoryProvider(name: "defaults", values: Self.values(defaults)))
-        names.append { _ in "default" }
+        names.append { _ in Self.defaultSource }
 
         recorder = AnsweringProvider()
         reader = ConfigReader(providers: providers, accessReporter: recorder)

@@ -18,7 +18,7 @@ struct DatabaseOptions: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         let file = config ?? environment["COLT_ORDERS_CONFIG"]
         let layers = ConfigurationLayers(file: file, flags: ["database.path": database].compactMapValues { $0 }, environment: environment)
-        if let (path, source) = layers.value("database.path"), !path.isEmpty, source != "default" { return path }
+        if let (path, source) = layers.value("database.path"), !path.isEmpty, source != ConfigurationLayers.defaultSource { return path }
         // Only a file that could not be read at all stops a command that needs just the path.
         if let file, let problem = layers.fileProblems.first(where: { $0.hasPrefix("\(file): cannot read") || $0.hasPrefix("\(file): not valid JSON") || $0.hasPrefix("\(file): must hold") }) {
             throw ExitCode.withMessage("colt-orders: \(problem)", code: 2)
