@@ -32,7 +32,10 @@ public final class CurlTransport: Sendable {
     }
 
     /// The designated initialiser; `threadName` (at most 15 bytes on Linux) names the thread.
-    init(maxConnectionsPerHost: Int, threadName: String) throws {
+    /// The delays are test hooks: the thread waits `cleanupDelay` before it reports its clean-up
+    /// done (a slow close of a connection), and `exitDelay` after, before it returns (standing in
+    /// for the per-thread destructors, OpenSSL's among them, that run at thread exit).
+    init(maxConnectionsPerHost: Int, threadName: String, cleanupDelay: Duration = .zero, exitDelay: Duration = .zero) throws {
         guard curlGlobalInit == CURLE_OK else {
             throw CurlTransportInitError(description: "curl_global_init failed (curl \(curlGlobalInit.rawValue))")
         }
@@ -42,19 +45,16 @@ public final class CurlTransport: Sendable {
         if maxConnectionsPerHost > 0 {
             _ = colt_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
         }
-        loop = CurlLoop(multi: multi)
-        let loop = self.loop
-        let thread = Thread {
-            // The OS-level name (top -H, /proc/PID/task/*/comm): Foundation's `name` stays in Foundation.
-            try? String(threadName.prefix(15)).write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
-            loop.run()
+        loop = CurlLoop(multi: multi, threadName: String(threadName.prefix(15)), cleanupDelay: cleanupDelay, exitDelay: exitDelay)
+        guard loop.startThread() else {
+            _ = curl_multi_cleanup(multi)
+            throw CurlTransportInitError(description: "pthread_create failed for the transport's thread")
         }
-        thread.name = threadName
-        thread.start()
     }
 
     deinit {
         loop.stop()
+        loop.detachUnlessJoined()
     }
 
     /// Performs one HTTP exchange. Never throws: every failure is an ``HTTPExchange`` whose
@@ -85,15 +85,21 @@ public final class CurlTransport: Sendable {
         loop.stop()
     }
 
-    /// Stops the thread as ``shutdown()`` does, and returns once it has cleaned up: every
-    /// transfer completed, every connection closed and every libcurl handle freed. (The thread
-    /// itself may still be exiting: it is not joined.)
+    /// Stops the thread as ``shutdown()`` does, and returns once the thread has exited: every
+    /// transfer completed, every connection closed, every libcurl handle freed, and the thread
+    /// joined (so its exit-time destructors, OpenSSL's among them, have run too).
     ///
     /// Call it before the process exits. `exit` runs OpenSSL's own clean-up (an `atexit`
     /// handler), and that must not race the thread still closing TLS connections: under a slow
     /// CPU that race is the likely cause of the SIGABRT the VM test saw at `systemctl stop`.
-    public func close() async {
-        await loop.stopAndWait()
+    ///
+    /// - Parameter timeout: how long to wait for the thread's clean-up (closing a connection can
+    ///   hang on a dead peer or a stuck resolver); after it, `close` returns without joining.
+    /// - Returns: `true` once the thread is joined, `false` after the timeout. Idempotent: a
+    ///   second call returns `true` at once.
+    @discardableResult
+    public func close(timeout: Duration = .seconds(5)) async -> Bool {
+        await loop.stopAndJoin(timeout: timeout)
     }
 }
 
@@ -103,7 +109,9 @@ public final class CurlTransport: Sendable {
 /// `curl_multi_wakeup`, which libcurl documents as callable from any thread and which is only
 /// called under `mailbox`'s lock while the loop has not closed (the loop frees the handle only
 /// after observing `stopping` under that same lock, after which nobody wakes it). `active` and
-/// `pool` are touched by the loop thread only. Everything else is in the `Mutex`.
+/// `pool` are touched by the loop thread only. `thread` is written once, by `startThread()` in
+/// the transport's initialiser, before the loop is shared; joining or detaching it is guarded by
+/// `joined`, under the lock. Everything else is in the `Mutex`.
 private final class CurlLoop: @unchecked Sendable {
     struct Mailbox {
         var adds: [Transfer] = []
@@ -112,7 +120,14 @@ private final class CurlLoop: @unchecked Sendable {
         var stopping = false
         /// Set by the thread once it has freed the multi handle; it then resumes `closeWaiters`.
         var finished = false
-        var closeWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Callers of ``stopAndJoin(timeout:)``, by number: resumed with `true` by the thread's
+        /// clean-up, or with `false` by their own timeout, whichever takes them out first.
+        var closeWaiters: [Int: CheckedContinuation<Bool, Never>] = [:]
+        var nextWaiter = 0
+        /// Waiters whose timeout came before they were registered.
+        var expired: Set<Int> = []
+        /// Set by the first caller to join or detach the thread (that is done once).
+        var joined = false
     }
 
     private let multi: UnsafeMutableRawPointer
@@ -122,9 +137,32 @@ private final class CurlLoop: @unchecked Sendable {
     /// Easy handles kept for reuse (`curl_easy_reset`). Loop thread only.
     private var pool: [UnsafeMutableRawPointer] = []
     private static let poolLimit = 256
+    private let threadName: String
+    private let cleanupDelay: Duration
+    private let exitDelay: Duration
+    /// The loop's thread; written once by ``startThread()`` before any other use.
+    private var thread = pthread_t()
 
-    init(multi: UnsafeMutableRawPointer) {
+    init(multi: UnsafeMutableRawPointer, threadName: String, cleanupDelay: Duration, exitDelay: Duration) {
         self.multi = multi
+        self.threadName = threadName
+        self.cleanupDelay = cleanupDelay
+        self.exitDelay = exitDelay
+    }
+
+    /// Starts the loop on its own joinable POSIX thread (Foundation's `Thread` cannot be joined).
+    func startThread() -> Bool {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let created = pthread_create(&thread, nil, { context in
+            let loop = Unmanaged<CurlLoop>.fromOpaque(context!).takeRetainedValue()
+            // The OS-level name, as top -H and /proc/PID/task/*/comm show it (Glibc's module
+            // does not export pthread_setname_np).
+            try? loop.threadName.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+            loop.run()
+            return nil
+        }, context)
+        if created != 0 { Unmanaged<CurlLoop>.fromOpaque(context).release() }
+        return created == 0
     }
 
     /// Queues a transfer; `false` when the loop is stopping.
@@ -155,20 +193,61 @@ private final class CurlLoop: @unchecked Sendable {
         }
     }
 
-    /// Stops the loop and waits until the thread has cleaned up and is about to return.
-    func stopAndWait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let finished = mailbox.withLock { box in
-                if box.finished { return true }
-                box.closeWaiters.append(continuation)
-                if !box.stopping {
-                    wakeLocked(&box)
-                    box.stopping = true
-                }
-                return false
+    /// Stops the loop, waits (at most `timeout`) until the thread has cleaned up, then joins it.
+    func stopAndJoin(timeout: Duration) async -> Bool {
+        let id: Int? = mailbox.withLock { box in
+            if !box.stopping {
+                wakeLocked(&box)
+                box.stopping = true
             }
-            if finished { continuation.resume() }
+            guard !box.finished else { return nil }
+            defer { box.nextWaiter += 1 }
+            return box.nextWaiter
         }
+        if let id {
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                if !Task.isCancelled { expire(id) }
+            }
+            let cleanedUp = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let now: Bool? = mailbox.withLock { box in
+                    if box.finished { return true }
+                    if box.expired.contains(id) { return false }
+                    box.closeWaiters[id] = continuation
+                    return nil
+                }
+                if let now { continuation.resume(returning: now) }
+            }
+            timer.cancel()
+            guard cleanedUp else { return false }
+        }
+        let mustJoin = mailbox.withLock { box in
+            defer { box.joined = true }
+            return !box.joined
+        }
+        // Blocks this thread only as long as the loop's thread takes to return: its clean-up
+        // is done, what is left is its exit-time destructors.
+        if mustJoin { _ = pthread_join(thread, nil) }
+        return true
+    }
+
+    /// A ``stopAndJoin(timeout:)`` caller's time is up: it returns `false`.
+    private func expire(_ id: Int) {
+        let waiter = mailbox.withLock { box in
+            if box.closeWaiters[id] == nil { box.expired.insert(id) }
+            return box.closeWaiters.removeValue(forKey: id)
+        }
+        waiter?.resume(returning: false)
+    }
+
+    /// Lets the system reclaim the thread when it ends, if nobody joined it (the transport is
+    /// being freed, so nobody will).
+    func detachUnlessJoined() {
+        let mustDetach = mailbox.withLock { box in
+            defer { box.joined = true }
+            return !box.joined
+        }
+        if mustDetach { _ = pthread_detach(thread) }
     }
 
     private func wakeLocked(_ box: inout Mailbox) {
@@ -190,12 +269,14 @@ private final class CurlLoop: @unchecked Sendable {
             }
             if stopping {
                 terminate(adds)
+                if cleanupDelay > .zero { usleep(UInt32(cleanupDelay / .microseconds(1))) }
                 let waiters = mailbox.withLock { box in
                     box.finished = true
-                    defer { box.closeWaiters = [] }
-                    return box.closeWaiters
+                    defer { box.closeWaiters = [:] }
+                    return box.closeWaiters.values
                 }
-                for waiter in waiters { waiter.resume() }
+                for waiter in waiters { waiter.resume(returning: true) }
+                if exitDelay > .zero { usleep(UInt32(exitDelay / .microseconds(1))) }
                 return
             }
             for transfer in adds { start(transfer) }

@@ -185,8 +185,11 @@ enum Daemon {
             logger: logger))
         var failure: (any Error)?
         do { try await group.run() } catch { failure = error }
-        // Every connection closed before the process exits (see CurlTransport.close()).
-        await transport.close()
+        // Every connection closed, and the transport's thread joined, before the process exits
+        // (see CurlTransport.close()).
+        if !(await transport.close(timeout: .seconds(5))) {
+            logger.warning("the HTTP transport did not finish closing its connections within 5 s; exiting without waiting for it")
+        }
         if let error = failure {
             logger.critical("colt-orders stopped on an error", metadata: ["error": "\(error)"])
             throw ExitCode.withMessage("colt-orders: \(Self.describe(error))", code: 1)

@@ -238,21 +238,47 @@ struct TransportTests {
     /// `close()` returns only once libcurl has closed every connection: the daemon calls it
     /// before exiting, so that no TLS clean-up races OpenSSL's own `atexit` handler (which ended
     /// the daemon on SIGABRT at a `systemctl stop` in the VM test).
-    @Test func closeReturnsOnceEveryConnectionIsClosed() async throws {
+    @Test func closeReturnsOnceEveryConnectionIsClosedAndTheThreadHasExited() async throws {
         let server = try LoopbackServer { _ in .json(200, "{}") }
         defer { server.stop() }
-        let transport = try CurlTransport()
+        // The thread lingers 300 ms after its clean-up, as exit-time destructors could: a close()
+        // that did not join the thread would return while it still runs.
+        let transport = try CurlTransport(maxConnectionsPerHost: 0, threadName: "colt-curl-join", exitDelay: .milliseconds(300))
         await withTaskGroup(of: Void.self) { group in
             for i in 0..<16 { group.addTask { _ = await get(transport, server.baseURL + "/n\(i)") } }
         }
         #expect(openSockets(toPort: server.port) > 0)  // kept alive for reuse
-        await transport.close()
+        #expect(threads(named: "colt-curl-join") == 1)  // named by now: it has served 16 requests
+        #expect(await transport.close())
         // At once, without a wait: close() itself waited for the transport's thread.
         #expect(openSockets(toPort: server.port) == 0)
+        #expect(threads(named: "colt-curl-join") == 0)
         let later = await get(transport, server.baseURL + "/")
         #expect(later.transportError?.kind == .cancelled)
-        await transport.close()  // idempotent: returns at once
+        #expect(await transport.close())  // idempotent: returns at once
         transport.shutdown()
+    }
+
+    @Test func closeGivesUpAfterItsTimeout() async throws {
+        // The clean-up takes 3 s (a connection slow to close); close waits 300 ms of it.
+        let transport = try CurlTransport(maxConnectionsPerHost: 0, threadName: "colt-curl-slow", cleanupDelay: .seconds(3))
+        let clock = ContinuousClock()
+        let start = clock.now
+        #expect(await transport.close(timeout: .milliseconds(300)) == false)
+        let gaveUp = clock.now - start
+        #expect(gaveUp >= .milliseconds(300) && gaveUp < .seconds(2))
+        #expect(threads(named: "colt-curl-slow") == 1)  // still cleaning up
+        #expect(await transport.close(timeout: .seconds(30)))  // a second close waits it out and joins
+        #expect(threads(named: "colt-curl-slow") == 0)
+    }
+
+    /// How many of this process's threads are named `name`.
+    func threads(named name: String) -> Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.filter {
+            (try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) == name
+        }.count
     }
 
     @Test func hostAndPortNeverShowUserInfo() {
