@@ -32,11 +32,22 @@ until_true() {
 db=/var/lib/colt-orders/orders.db
 sql() { sqlite3 -cmd ".timeout 10000" "$db" "$@"; }
 prop() { systemctl show -P "$2" "$1"; }
-# death_report UNIT: what a daemon that ended badly left: its last lines (a Swift runtime error
-# lands there, from stderr) and systemd-coredump's stack trace, as INFO lines on the console.
+# death_report UNIT: what the unit's last main process left when it ended badly: its last lines
+# (a Swift runtime error lands there, from stderr) and, when it dumped core, systemd-coredump's
+# stack trace of that very process (by ExecMainPID: the watchdog's earlier core is another
+# PID), as INFO lines on the console. The dump is written after the unit stops: wait for it.
 death_report() {
+  local pid
+  pid=$(prop "$1" ExecMainPID)
+  echo "VMTEST INFO   $1, pid $pid: $(prop "$1" Result), ExecMainCode $(prop "$1" ExecMainCode), status $(prop "$1" ExecMainStatus)"
   journalctl -u "$1" -b --no-pager -o cat | tail -n 12 | sed 's/^/VMTEST INFO   /'
-  journalctl -b --no-pager -o cat SYSLOG_IDENTIFIER=systemd-coredump | grep -E -m 40 'dumped core|Stack trace|^ *#[0-9]+ ' | sed 's/^/VMTEST INFO   /'
+  if [ "$(prop "$1" ExecMainCode)" = 3 ]; then  # CLD_DUMPED
+    if until_true 30 coredumpctl --no-pager info "$pid" >/dev/null 2>&1; then
+      coredumpctl --no-pager info "$pid" 2>&1 | grep -E -m 60 'Signal:|Stack trace|^ *#[0-9]+ ' | sed 's/^/VMTEST INFO   /'
+    else
+      echo "VMTEST INFO   no core dump of pid $pid after 30 s"
+    fi
+  fi
 }
 finish() {
   local status=$?
@@ -288,22 +299,34 @@ check stop-resume "after a start, the stopped rows went in_progress with their o
 faults 8080 '[{"kind":"latency","ms":2000}]'
 repeat_rows=$(sql "SELECT max(id) FROM requests")
 bad_stops=""
-for round in 1 2 3 4 5; do
+stops_seen=""
+round=0
+for pause in 0.3 0.6 0.9 1.2 1.5; do
+  round=$((round + 1))
   insert alice $((100 + round * 10)) 8
   until_true 20 bash -c "[ \"\$(sqlite3 -cmd '.timeout 5000' $db \"SELECT count(*) FROM requests WHERE state = 'submitting'\")\" -ge 1 ]"
-  sleep "0.$((round * 3))"
+  sleep "$pause"
+  inflight=$(sql "SELECT count(*) FROM requests WHERE state = 'submitting'")
   systemctl stop colt-orders.service
   result="$(prop colt-orders Result)/$(prop colt-orders ExecMainStatus)"
+  stops_seen+=" $inflight"
+  if [ "$inflight" -lt 1 ]; then
+    bad_stops+=" round $round: nothing in flight at the stop;"
+  fi
   if [ "$result" != success/0 ]; then
     bad_stops+=" round $round: $result;"
     death_report colt-orders.service
   fi
-  systemctl start colt-orders.service
+  # A failed stop counts against StartLimitBurst: the next start must not be refused for it.
+  systemctl reset-failed colt-orders.service
+  if ! systemctl start colt-orders.service; then
+    bad_stops+=" round $round: the start after the stop failed;"
+  fi
 done
 faults 8080 '[]'
 if [ -z "$bad_stops" ] &&
    until_true 60 bash -c "[ \"\$(sqlite3 -cmd '.timeout 5000' $db \"SELECT count(*) FROM requests WHERE id > $repeat_rows AND state = 'in_progress'\")\" = 40 ]"; then
-  pass stop-repeat "5 more stops with requests in flight, each exit status 0; the 40 rows went in_progress after"
+  pass stop-repeat "5 more stops, with$stops_seen requests in flight, 0.3 to 1.5 s into the exchanges: each exit status 0; the 40 rows went in_progress after"
 else
   fail stop-repeat "${bad_stops:- the rows did not all go in_progress:} $(sql "SELECT group_concat(state || ' ' || n, ', ') FROM (SELECT state, count(*) AS n FROM requests WHERE id > $repeat_rows GROUP BY state)")"
 fi
