@@ -22,9 +22,12 @@ public enum AttemptOutcome: Sendable, Equatable {
     /// A 2xx without a usable order id, an unparseable or oversized answer, a 1xx or 3xx:
     /// the outcome is unknown.
     case badResponse
+    /// The daemon stopped before the answer came (its shutdown grace ran out): the outcome is
+    /// unknown. Never the classification of an exchange; the engine sets it.
+    case interrupted
 
     /// Stable snake_case text for the journal: `accepted`, `rejected`, `unauthorized`, `throttled`,
-    /// `server_error`, `not_sent`, `timeout`, `connection_lost`, `bad_response`.
+    /// `server_error`, `not_sent`, `timeout`, `connection_lost`, `bad_response`, `interrupted`.
     public var name: String {
         switch self {
         case .accepted: "accepted"
@@ -36,14 +39,15 @@ public enum AttemptOutcome: Sendable, Equatable {
         case .timeout: "timeout"
         case .connectionLost: "connection_lost"
         case .badResponse: "bad_response"
+        case .interrupted: "interrupted"
         }
     }
 
     /// Whether Colt may have created an order although we do not know its id:
-    /// true for `serverError`, `timeout`, `connectionLost` and `badResponse`.
+    /// true for `serverError`, `timeout`, `connectionLost`, `badResponse` and `interrupted`.
     public var mayHaveCreatedOrder: Bool {
         switch self {
-        case .serverError, .timeout, .connectionLost, .badResponse: true
+        case .serverError, .timeout, .connectionLost, .badResponse, .interrupted: true
         case .accepted, .rejected, .unauthorized, .throttled, .notSent: false
         }
     }

@@ -69,8 +69,12 @@ actor EngineState {
             if now < until { return .wait(until: until) }
             credentialsPausedUntil = nil
         }
-        if let until = breaker.pausedUntil, now < until { return .wait(until: until) }
-        let capacity = breaker.isProbing ? (inFlight == 0 ? 1 : 0) : configuration.maxInFlight - inFlight
+        let capacity: Int
+        switch breaker.gate(now: now) {
+        case .wait(let until): return .wait(until: until)
+        case .probe: capacity = inFlight == 0 ? 1 : 0
+        case .flowing: capacity = configuration.maxInFlight - inFlight
+        }
         guard capacity > 0, queueMayHaveWork else { return .wait(until: nil) }
         let tokens = limiter.available(now: clock)
         guard tokens > 0 else {
@@ -85,9 +89,12 @@ actor EngineState {
     /// row that may arrive meanwhile.
     func checkCapacity(now: Date, clock: ContinuousClock.Instant) -> Int {
         if let until = credentialsPausedUntil, now < until { return 0 }
-        if let until = breaker.pausedUntil, now < until { return 0 }
+        switch breaker.gate(now: now) {
+        case .wait: return 0
         // A half-open breaker lets one request through, which a check may be.
-        if breaker.isProbing { return inFlight == 0 ? 1 : 0 }
+        case .probe: return inFlight == 0 ? 1 : 0
+        case .flowing: break
+        }
         let spare = configuration.maxInFlight > 1 ? 1 : 0
         let places = min(max(1, configuration.maxInFlight / 2) - checksInFlight, configuration.maxInFlight - inFlight - spare)
         let tokens = limiter.available(now: clock) - (limiter.rate >= 2 ? 1 : 0)
@@ -136,15 +143,14 @@ actor EngineState {
 
     /// The token endpoint failed: pause at once (no row is spent on it).
     func tokenUnavailable(now: Date, retryAfter: Duration?, detail: String) -> Duration {
-        var pause: Duration?
-        while pause == nil { pause = breaker.recordFailure(now: now, retryAfter: retryAfter) }
+        let pause = breaker.trip(now: now, retryAfter: retryAfter)
         publish(error: detail, at: now)
-        return pause!
+        return pause
     }
 
     /// Everything waits until `date` (a 429's Retry-After).
     func pauseAll(until date: Date) {
-        breaker.pause(until: date)
+        breaker.hold(until: date)
         publish()
     }
 

@@ -43,6 +43,7 @@ public struct OrderEngine: Service {
     /// What the engine is doing, for the operator's page (the status endpoint).
     public let condition = EngineCondition()
     let recorder: RecordBatcher
+    let locked: LockedDatabase
 
     /// - Parameter observer: told of the engine's progress (readiness, figures, liveness), for
     ///   systemd's notify protocol or metrics; may be `nil`.
@@ -51,7 +52,8 @@ public struct OrderEngine: Service {
         logger: Logger, observer: (any EngineObserver)? = nil
     ) {
         queue = RequestQueue(database: database)
-        recorder = RecordBatcher(queue: queue, logger: logger)
+        locked = LockedDatabase(logger: logger)
+        recorder = RecordBatcher(queue: queue, lock: locked, logger: logger)
         databasePath = database.path
         self.api = api
         self.tokens = tokens
@@ -170,10 +172,13 @@ public struct OrderEngine: Service {
             case .wait(let until):
                 // Spare capacity and nothing to submit: follow the orders whose check is due.
                 if !queueMayHaveWork, let due = nextCheck, due <= Date() {
-                    let started = try await startChecks(state: state, group: &group)
-                    if started > 0 { continue }
-                    nextCheck = try await queue.earliestCheck()
-                    if let next = nextCheck, next <= Date() { nextCheck = Date().addingTimeInterval(1) }
+                    if let started = try await startChecks(state: state, group: &group) {
+                        if started > 0 { continue }
+                        nextCheck = try await queue.earliestCheck()
+                        if let next = nextCheck, next <= Date() { nextCheck = Date().addingTimeInterval(1) }
+                    } else {
+                        nextCheck = Date().addingTimeInterval(LockedDatabase.retryInterval.seconds)
+                    }
                 }
                 var timeout = pollInterval
                 if let until { timeout = min(timeout, Date().distance(to: until).duration) }
@@ -199,10 +204,12 @@ public struct OrderEngine: Service {
                 do {
                     batch = try await queue.claimDue(now: Date(), limit: count, maxRangeSize: await state.configuration.maxRangeSize)
                 } catch let error as DatabaseError where error.isBusy {
-                    logger.warning("the database is locked by another process; waiting", metadata: ["error": "\(error)"])
-                    await wakeup.wait(timeout: .seconds(1))
+                    // Back to the loop between tries: it stays alive for the watchdog.
+                    locked.met("claim rows", error: error)
+                    await wakeup.wait(timeout: LockedDatabase.retryInterval)
                     continue
                 }
+                locked.passed("claim rows")
                 for row in batch.invalid {
                     logger.error("invalid request, never sent", metadata: ["request": "\(row.id)", "state": "invalid", "error": "\(row.error)"])
                 }
@@ -226,8 +233,9 @@ public struct OrderEngine: Service {
     }
 
     /// Starts inventory checks of due `in_progress` orders in the places submissions leave free;
-    /// returns how many started (0 when paused, full or nothing is due).
-    private func startChecks(state: EngineState, group: inout ThrowingDiscardingTaskGroup<any Error>) async throws -> Int {
+    /// returns how many started (0 when paused, full or nothing is due), or nil when the
+    /// database is locked (the loop tries again after ``LockedDatabase/retryInterval``).
+    private func startChecks(state: EngineState, group: inout ThrowingDiscardingTaskGroup<any Error>) async throws -> Int? {
         let clock = ContinuousClock.now
         let capacity = await state.checkCapacity(now: Date(), clock: clock)
         guard capacity > 0 else { return 0 }
@@ -246,8 +254,10 @@ public struct OrderEngine: Service {
                 return now.addingTimeInterval(policy.delay(age: .seconds(now.timeIntervalSince(since)), using: &generator).seconds)
             }
         } catch let error as DatabaseError where error.isBusy {
-            return 0
+            locked.met("claim order checks", error: error)
+            return nil
         }
+        locked.passed("claim order checks")
         guard !orders.isEmpty else { return 0 }
         await state.startedChecks(orders.count, clock: clock)
         for order in orders {
@@ -401,11 +411,11 @@ public struct OrderEngine: Service {
         } catch let error as TokenError {
             // No token, so nothing was sent: the row waits for the pause and spends no attempt.
             await tokenFailed(error, state: state)
-            let at = Date().addingTimeInterval(await state.configuration.globalBackoff.initialPause.seconds)
+            let pause = await state.configuration.globalBackoff.initialPause
             let retry = AttemptRecord(
-                claim: claim, endedAt: Date(), httpStatus: nil, outcome: "not_sent", detail: "not sent: no token: \(error.detail)",
+                claim: claim, endedAt: Date(), httpStatus: nil, outcome: AttemptOutcome.notSent.name, detail: "not sent: no token: \(error.detail)",
                 responseBody: nil, durationMilliseconds: 0, mayHaveCreatedOrder: false,
-                transition: claim.outcomeUnknown ? .reconcile(at: at, countsAsAttempt: false) : .retry(at: at, countsAsAttempt: false))
+                transition: DecisionTable.noToken(claim, pause: pause, now: Date()))
             do { try await recorder.record(retry) } catch { await state.fail(error) }
             await state.finished()
             return
@@ -422,12 +432,13 @@ public struct OrderEngine: Service {
 
         // Abandoned at the end of the shutdown grace (or the service group was cancelled): the
         // answer never came, so nothing is known. The row's inventory is read at the next start
-        // before anything is sent; no attempt is spent, and the breaker does not hear of it.
+        // before anything is sent; the attempt is spent, as after a crash, and the breaker does
+        // not hear of it.
         if Task.isCancelled {
+            result.outcome = .interrupted
             result.detail = "interrupted: the daemon stopped before Colt answered (\(result.detail)); Colt's inventory is read at the next start before the row is sent again with the same tracking id"
             do {
-                try await recorder.record(record(for: claim, result: result, transition: .reconcile(at: Date(), countsAsAttempt: false),
-                                                 outcome: "interrupted"))
+                try await recorder.record(record(for: claim, result: result, transition: DecisionTable.interrupted(claim, now: Date())))
             } catch is CancellationError {
             } catch {
                 await state.fail(error)
@@ -517,9 +528,8 @@ public struct OrderEngine: Service {
         let now = Date()
         let age = now.timeIntervalSince(claim.firstAttemptAt)
         metrics.reconciled(reading.verdict)
-        let budgetSpent = claim.attempt > policy.maxAttempts || age >= policy.maxAge.seconds
-        let transition = transition(after: reading.verdict, claim, now: now, policy: policy,
-                                    notCreated: budgetSpent ? .failed : .resendNow, countsAsAttempt: false)
+        var generator = SystemRandomNumberGenerator()
+        let transition = DecisionTable.beforeResend(reading.verdict, claim: claim, policy: policy, now: now, using: &generator)
         var detail = reading.words
         switch transition {
         case .failed:
@@ -540,30 +550,6 @@ public struct OrderEngine: Service {
         logReading(claim, reading, transition: transition)
         guard transition == .resendNow else { return nil }
         return try await recorder.reopen(claim)
-    }
-
-    /// Where a reading of the inventory leaves a row (invariant 9): the order it shows is the
-    /// row's; work already done is completed; nothing created leads to `notCreated`; anything
-    /// else is read again later, or `unresolved` past retry.max_age.
-    private func transition(after verdict: ReconcileVerdict, _ claim: ClaimedRequest, now: Date, policy: RetryPolicy,
-                            notCreated: AttemptRecord.Transition, countsAsAttempt: Bool) -> AttemptRecord.Transition {
-        switch verdict {
-        case .adopt(let id, let status):
-            return .accepted(orderID: id, orderStatus: status ?? "In progress")
-        case .done(let id, let status):
-            return .completed(orderID: id, orderStatus: status ?? "Completed")
-        case .notCreated:
-            return notCreated
-        case .unclear:
-            if now.timeIntervalSince(claim.firstAttemptAt) >= policy.maxAge.seconds { return .unresolved }
-            return .reconcile(at: now.addingTimeInterval(reconcileDelay(claim, policy: policy).seconds), countsAsAttempt: countsAsAttempt)
-        }
-    }
-
-    /// The wait before the next inventory read of a row that could not be reconciled.
-    private func reconcileDelay(_ claim: ClaimedRequest, policy: RetryPolicy) -> Duration {
-        var generator = SystemRandomNumberGenerator()
-        return policy.delay(afterAttempt: claim.lookups + 1, retryAfter: nil, using: &generator)
     }
 
     private func logReading(_ claim: ClaimedRequest, _ reading: Reading, transition: AttemptRecord.Transition) {
@@ -596,41 +582,59 @@ public struct OrderEngine: Service {
         }
     }
 
-    /// Where a row goes after this result: docs/design.md's outcomes, the retry budget, and
-    /// invariant 9 (a refusal that may hide an order is checked against the inventory first).
+    /// The decision policy, as the configuration has it now.
+    private func decisionPolicy(_ state: EngineState) async -> DecisionTable.Policy {
+        let configuration = await state.configuration
+        return DecisionTable.Policy(retry: configuration.retry, requestTimeout: api.configuration.requestTimeout,
+                                    credentialsRetryInterval: configuration.credentialsRetryInterval)
+    }
+
+    /// Where a row goes after this result (``DecisionTable``), reading the inventory first when
+    /// the table asks for it; performs the decision's pauses and breaker event.
     private func decide(_ claim: ClaimedRequest, result: AttemptResult, state: EngineState) async
         -> (AttemptRecord.Transition, Reading?)
     {
-        let now = Date()
-        let policy = await state.configuration.retry
-        let unknown = claim.outcomeUnknown || result.mayHaveCreatedOrder
-        switch result.outcome {
-        case .accepted(let orderID):
-            await state.apiAnswered()
-            return (.accepted(orderID: orderID, orderStatus: "In progress"), nil)
-        case .rejected:
-            await state.apiAnswered()
-            // A refusal is final only if nothing under this tracking id can have made an order:
-            // a lost earlier answer, or a copy libcurl resent by itself, may have, and Colt then
-            // refuses the repeat because the numbers have moved on.
-            // (Even when a read just before this send showed nothing: the lost request may have
-            // been processed since, and this refusal be the sign of it.)
-            guard unknown else {
-                return (.rejected(coltCode: result.coltError?.code), nil)
-            }
-            let reading: Reading
+        let policy = await decisionPolicy(state)
+        var generator = SystemRandomNumberGenerator()
+        var reading: Reading?
+        let decision: DecisionTable.Decision
+        switch DecisionTable.afterAttempt(result, claim: claim, policy: policy, now: Date(), using: &generator) {
+        case .decided(let decided):
+            decision = decided
+        case .readInventory:
+            let read: Reading
             do {
-                reading = try await read(claim)
+                read = try await self.read(claim)
             } catch {
-                reading = Reading(answer: .couldNotTell("no token: \(error.detail)"), verdict: .unclear("no token: \(error.detail)"),
-                                  words: "could not reconcile: no token: \(error.detail)")
+                read = Reading(answer: .couldNotTell("no token: \(error.detail)"), verdict: .unclear("no token: \(error.detail)"),
+                               words: "could not reconcile: no token: \(error.detail)")
             }
-            // Nothing was created: the refusal is final. (The refused send spent its attempt.)
-            return (transition(after: reading.verdict, claim, now: now, policy: policy,
-                               notCreated: .rejected(coltCode: result.coltError?.code), countsAsAttempt: true), reading)
-        case .unauthorized:
+            reading = read
+            decision = DecisionTable.afterRefusal(read.verdict, claim: claim, code: result.coltError?.code, policy: policy,
+                                                  now: Date(), using: &generator)
+        }
+        await perform(decision, claim: claim, result: result, state: state)
+        return (decision.transition, reading)
+    }
+
+    /// Tells the breaker, and pauses, as a decision asks.
+    private func perform(_ decision: DecisionTable.Decision, claim: ClaimedRequest, result: AttemptResult, state: EngineState) async {
+        if let until = decision.holdUntil { await state.pauseAll(until: until) }
+        switch decision.breaker {
+        case .answered:
+            await state.apiAnswered()
+        case .failed(let retryAfter):
+            if let pause = await state.apiFailed(now: Date(), retryAfter: retryAfter, detail: "request \(claim.id): \(result.detail)") {
+                metrics.globalPauses.increment()
+                logger.error("the Colt API is failing: every submission waits", metadata: [
+                    "pause": "\(pause)", "last_error": "\(result.detail)",
+                ])
+            }
+        case nil:
+            break
+        }
+        if let until = decision.credentialsPausedUntil {
             // A second 401 with a fresh token: the credentials are wrong. Pause everything.
-            let until = now.addingTimeInterval(await state.configuration.credentialsRetryInterval.seconds)
             await state.pauseForCredentials(until: until, detail: "Colt answered 401 to a fresh token (request \(claim.id))")
             logger.critical("COLT REFUSED A FRESH TOKEN (HTTP 401 twice): all submissions are paused. Check the client id, the secret file and the API's base URL", metadata: [
                 "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "retry_at": "\(Timestamp.string(until))",
@@ -638,49 +642,20 @@ public struct OrderEngine: Service {
             if mode != .daemon {
                 await state.fail(Failure(description: "Colt answered 401 to a fresh token: the credentials are not valid for this API"))
             }
-            return (unknown ? .reconcile(at: until, countsAsAttempt: false) : .retry(at: until, countsAsAttempt: false), nil)
-        case .throttled, .serverError, .notSent, .timeout, .connectionLost, .badResponse:
-            if result.outcome == .throttled, let retryAfter = result.retryAfter {
-                // Capped like a row's own wait: a gateway's skewed clock cannot stop everything for days.
-                let pause = min(retryAfter, policy.maxDelay)
-                await state.pauseAll(until: now.addingTimeInterval(pause.seconds))
-            }
-            if let pause = await state.apiFailed(now: now, retryAfter: result.retryAfter, detail: "request \(claim.id): \(result.detail)") {
-                metrics.globalPauses.increment()
-                logger.error("the Colt API is failing: every submission waits", metadata: [
-                    "pause": "\(pause)", "last_error": "\(result.detail)",
-                ])
-            }
-            var generator = SystemRandomNumberGenerator()
-            var wait = policy.delay(afterAttempt: claim.attempt, retryAfter: result.retryAfter, using: &generator)
-            // A request that timed out or lost its connection may still be being processed at
-            // Colt: the inventory is read no sooner than a whole request timeout later.
-            if result.outcome == .timeout || result.outcome == .connectionLost {
-                wait = max(wait, api.configuration.requestTimeout)
-            }
-            let at = now.addingTimeInterval(wait.seconds)
-            // An order may exist: never `failed` before the inventory has been read; the read
-            // decides (and fails the row when the budget is spent and nothing was created).
-            if unknown { return (.reconcile(at: at, countsAsAttempt: true), nil) }
-            if claim.attempt >= policy.maxAttempts || now.timeIntervalSince(claim.firstAttemptAt) >= policy.maxAge.seconds {
-                return (.failed, nil)
-            }
-            return (.retry(at: at, countsAsAttempt: true), nil)
         }
     }
 
-    private func record(for claim: ClaimedRequest, result: AttemptResult, transition: AttemptRecord.Transition,
-                        outcome: String? = nil) -> AttemptRecord {
+    private func record(for claim: ClaimedRequest, result: AttemptResult, transition: AttemptRecord.Transition) -> AttemptRecord {
         var detail = result.detail
         if case .failed = transition {
             detail = "gave up after \(claim.attempt) attempts: \(result.detail)"
         }
         return AttemptRecord(
-            claim: claim, endedAt: Date(), httpStatus: result.httpStatus, outcome: outcome ?? result.outcome.name,
+            claim: claim, endedAt: Date(), httpStatus: result.httpStatus, outcome: result.outcome.name,
             coltCode: result.coltError?.code, coltReason: result.coltError?.reason, coltMessage: result.coltError?.message,
             detail: detail, responseBody: result.responseBody.isEmpty ? nil : result.responseBody,
             durationMilliseconds: Int(result.duration.seconds * 1000),
-            mayHaveCreatedOrder: result.mayHaveCreatedOrder || outcome == "interrupted", transition: transition)
+            mayHaveCreatedOrder: result.mayHaveCreatedOrder, transition: transition)
     }
 
     private func log(_ claim: ClaimedRequest, result: AttemptResult, transition: AttemptRecord.Transition, words: String?) {

@@ -7,8 +7,8 @@ import Synchronization
 /// Group commit for attempt records: outcomes that arrive while one transaction is being
 /// written go together into the next one, so the daemon pays one fsync per batch instead of
 /// one per request. The first submission to arrive writes (the leader); later ones wait for
-/// their record to be committed. A database locked by another process is waited for, never
-/// taken as a failure: nothing was written, so writing again is safe.
+/// their record to be committed. A database locked by another process is waited for
+/// (``LockedDatabase``), never taken as a failure: nothing was written, so writing again is safe.
 final class RecordBatcher: Sendable {
     private struct State {
         var writing = false
@@ -18,9 +18,11 @@ final class RecordBatcher: Sendable {
     private let state = Mutex(State())
     private let queue: RequestQueue
     private let logger: Logger
+    private let lock: LockedDatabase
 
-    init(queue: RequestQueue, logger: Logger) {
+    init(queue: RequestQueue, lock: LockedDatabase, logger: Logger) {
         self.queue = queue
+        self.lock = lock
         self.logger = logger
     }
 
@@ -101,25 +103,9 @@ final class RecordBatcher: Sendable {
         }
     }
 
-    /// Runs `write` until it does not meet a lock held by another process (each try is one
-    /// transaction that either committed or wrote nothing, so trying again is safe).
+    /// Runs `write` until it does not meet a lock held by another process (``LockedDatabase``).
     func waitingWhileBusy<T: Sendable>(_ what: String, count: Int = 1, _ write: @Sendable () async throws -> T) async throws -> T {
-        var warned = false
-        while true {
-            do {
-                let value = try await write()
-                if warned { logger.notice("the database lock was released", metadata: ["done": "\(what)", "records": "\(count)"]) }
-                return value
-            } catch let error as DatabaseError where error.isBusy {
-                if !warned {
-                    logger.warning("the database is locked by another process; waiting to \(what)", metadata: [
-                        "records": "\(count)", "error": "\(error)",
-                    ])
-                    warned = true
-                }
-                try await Task.sleep(for: .milliseconds(200))
-            }
-        }
+        try await lock.retrying(what, records: count, write)
     }
 }
 

@@ -71,10 +71,13 @@ import TestSupport
         }
     }
 
-    /// Requests still unanswered when the shutdown grace ends are abandoned: recorded as
-    /// interrupted, no attempt spent, and reconciled at the next start: the orders Colt made
-    /// meanwhile are adopted from its inventory, with no resend.
-    @Test func requestsAbandonedAtTheEndOfTheGraceResumeWithTheirTrackingID() async throws {
+    /// Requests still unanswered when the daemon stops are interrupted: at the end of the
+    /// shutdown grace (SIGTERM), or by a kill (SIGKILL, resumed at the next start). Either way
+    /// they are journaled `interrupted`, spend one attempt (one rule for both), and are
+    /// reconciled at the next start: the orders Colt made meanwhile are adopted from its
+    /// inventory, with no resend.
+    @Test(arguments: [SIGTERM, SIGKILL])
+    func requestsInterruptedByAStopResumeWithTheirTrackingID(signal: Int32) async throws {
         let numbers = londonNumbers(2)
         let harness = try await DaemonHarness.start {
             $0.inventory = activated(numbers)
@@ -88,15 +91,21 @@ import TestSupport
             try await eventually("both requests are in flight") { await harness.sandbox.requestCount(path: orderPath) == 2 }
             let tracking = try harness.rows("SELECT tracking_id FROM requests ORDER BY id").map { $0[0] }
             let started = ContinuousClock.now
-            daemon.signal(SIGTERM)
-            #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr.suffix(2000))")
-            #expect(ContinuousClock.now - started < .seconds(5), "the grace is 0.5 s")
-            #expect(try harness.rows("SELECT state, attempts FROM requests ORDER BY id") == [["reconciling", "0"], ["reconciling", "0"]])
-            #expect(try harness.rows("SELECT outcome FROM attempts ORDER BY id").map { $0[0] } == ["interrupted", "interrupted"])
+            daemon.signal(signal)
+            let status = try await daemon.wait(timeout: .seconds(10))
+            if signal == SIGTERM {
+                #expect(status == 0, "\(daemon.stderr.suffix(2000))")
+                #expect(ContinuousClock.now - started < .seconds(5), "the grace is 0.5 s")
+                #expect(try harness.rows("SELECT state, attempts FROM requests ORDER BY id") == [["reconciling", "1"], ["reconciling", "1"]])
+                #expect(try harness.rows("SELECT outcome FROM attempts ORDER BY id").map { $0[0] } == ["interrupted", "interrupted"])
+            } else {
+                #expect(try harness.rows("SELECT state, attempts FROM requests ORDER BY id") == [["submitting", "0"], ["submitting", "0"]])
+            }
             // Colt created the orders meanwhile; the next start finds them in the inventory.
             try await eventually("the sandbox finished the slow requests") { await harness.sandbox.orders().count == 2 }
             #expect(try await harness.drain().status == 0)
-            #expect(try harness.rows("SELECT state, tracking_id FROM requests ORDER BY id") == [["in_progress", tracking[0]], ["in_progress", tracking[1]]])
+            #expect(try harness.rows("SELECT state, tracking_id, attempts FROM requests ORDER BY id")
+                    == [["in_progress", tracking[0], "1"], ["in_progress", tracking[1], "1"]])
             #expect(try harness.rows("SELECT outcome FROM attempts ORDER BY id").map { $0[0] } == ["interrupted", "interrupted", "reconciled", "reconciled"])
             #expect(await harness.sandbox.requestCount(path: orderPath) == 2, "adopted, not sent again")
             #expect(await harness.sandbox.orders().count == 2, "no second order")
