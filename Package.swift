@@ -150,7 +150,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OrderEngineTests",
-            dependencies: ["OrderEngine", "ColtClient", "ColtModel", "OrderStore"],
+            dependencies: ["OrderEngine", "ColtClient", "ColtModel", "OrderStore", "CSQLite", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

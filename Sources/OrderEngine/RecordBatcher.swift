@@ -19,11 +19,17 @@ final class RecordBatcher: Sendable {
     private let queue: RequestQueue
     private let logger: Logger
     private let lock: LockedDatabase
+    /// Writes one batch in one transaction; returns the records whose row was gone.
+    private let commit: @Sendable ([AttemptRecord]) async throws -> [AttemptRecord]
 
-    init(queue: RequestQueue, lock: LockedDatabase, logger: Logger) {
+    /// - Parameter commit: writes a batch; ``RequestQueue/record(_:)`` unless a test puts
+    ///   something in its place.
+    init(queue: RequestQueue, lock: LockedDatabase, logger: Logger,
+         commit: (@Sendable ([AttemptRecord]) async throws -> [AttemptRecord])? = nil) {
         self.queue = queue
         self.lock = lock
         self.logger = logger
+        self.commit = commit ?? { try await queue.record($0) }
     }
 
     /// Returns once `record` is committed; throws when its transaction failed.
@@ -88,7 +94,7 @@ final class RecordBatcher: Sendable {
     }
 
     private func commitWaitingWhileBusy(_ batch: [AttemptRecord]) async throws {
-        let orphans = try await waitingWhileBusy("record outcomes", count: batch.count) { try await self.queue.record(batch) }
+        let orphans = try await waitingWhileBusy("record outcomes", count: batch.count) { try await self.commit(batch) }
         for record in orphans {
             // The row was deleted, or moved out of `submitting`, behind the daemon's back: this
             // line is all that is left of what Colt answered.
