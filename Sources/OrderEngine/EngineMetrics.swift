@@ -26,16 +26,7 @@ struct EngineMetrics: Sendable {
     func record(_ result: AttemptResult, transition: AttemptRecord.Transition) {
         attempt(result.outcome.name).increment()
         submissionLatency.recordNanoseconds(Int64(result.duration.seconds * 1e9))
-        switch transition {
-        case .accepted: self.transition("in_progress").increment()
-        case .retry: self.transition("retrying").increment()
-        case .rejected: self.transition("rejected").increment()
-        case .failed: self.transition("failed").increment()
-        case .reconcile: self.transition("reconciling").increment()
-        case .completed: self.transition("completed").increment()
-        case .unresolved: self.transition("unresolved").increment()
-        case .resendNow: break
-        }
+        if transition != .resendNow { self.transition(transition.state.rawValue).increment() }
     }
 
     /// Inventory reads of rows whose outcome was unknown, by what they showed

@@ -74,7 +74,7 @@ public struct OrderEngine: Service {
         let state = EngineState(configuration: configuration, wakeup: wakeup, condition: condition)
         for row in try await queue.recoverInterrupted(now: Date()) {
             logger.warning("resuming a request left in flight by a stopped daemon", metadata: [
-                "request": "\(row.id)", "tracking_id": "\(row.trackingID)", "state": "retrying",
+                "request": "\(row.id)", "tracking_id": "\(row.trackingID)", "state": "\(RequestState.reconciling)",
             ])
         }
         let watcher = DatabaseWatcher(databasePath: databasePath)
@@ -211,7 +211,7 @@ public struct OrderEngine: Service {
                 }
                 locked.passed("claim rows")
                 for row in batch.invalid {
-                    logger.error("invalid request, never sent", metadata: ["request": "\(row.id)", "state": "invalid", "error": "\(row.error)"])
+                    logger.error("invalid request, never sent", metadata: ["request": "\(row.id)", "state": "\(RequestState.invalid)", "error": "\(row.error)"])
                 }
                 // Fewer than asked for, none of them invalid: nothing more can go until something
                 // changes. (Rows found invalid took places in the batch: look again at once.)
@@ -223,7 +223,7 @@ public struct OrderEngine: Service {
                 metrics.inFlight.record(await state.inFlight)
                 for claim in batch.claimed {
                     logger.info("submitting", metadata: [
-                        "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "state": "submitting",
+                        "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "state": "\(RequestState.submitting)",
                         "action": "\(claim.request.action.rawValue)", "range": "\(claim.request.range)", "attempt": "\(claim.attempt)",
                     ])
                     group.addTask { await submit(claim, state: state) }
@@ -317,7 +317,7 @@ public struct OrderEngine: Service {
                 detail += "every number shows a status the \(order.request.action.rawValue) leads to"
             }
             detail += answer.summary.map { " (\($0))" } ?? ""
-            metadata["state"] = "completed"
+            metadata["state"] = "\(RequestState.completed)"
             metadata["order_status"] = "\(orderStatus)"
             metrics.completed(after: age)
             if let attention {
@@ -344,7 +344,7 @@ public struct OrderEngine: Service {
             stalled = "stalled: order \(order.orderID) still in progress \(Timestamp.age(age)) after it was sent, past tracking.stall_after (\(Timestamp.age(policy.stallAfter)))"
             logger.warning("order stalled", metadata: [
                 "request": "\(order.id)", "tracking_id": "\(order.trackingID)", "order_id": "\(order.orderID)",
-                "state": "in_progress", "attention": "\(stalled!)",
+                "state": "\(RequestState.inProgress)", "attention": "\(stalled!)",
             ])
         }
         let detail = (stalled ?? "order \(order.orderID)") + ": " + words
@@ -558,23 +558,23 @@ public struct OrderEngine: Service {
         ]
         switch transition {
         case .accepted(let id, _):
-            metadata["state"] = "in_progress"
+            metadata["state"] = "\(transition.state)"
             metadata["order_id"] = "\(id)"
             logger.notice("an earlier attempt had created the order: adopted from Colt's inventory", metadata: metadata)
         case .completed(let id, _):
-            metadata["state"] = "completed"
+            metadata["state"] = "\(transition.state)"
             if let id { metadata["order_id"] = "\(id)" }
             logger.notice("Colt's inventory shows the work already done", metadata: metadata)
         case .resendNow:
             logger.info("Colt's inventory shows nothing was created: sending again with the same tracking id", metadata: metadata)
         case .failed:
-            metadata["state"] = "failed"
+            metadata["state"] = "\(transition.state)"
             logger.error("failed: retries exhausted, and Colt's inventory shows no order", metadata: metadata)
         case .unresolved:
-            metadata["state"] = "unresolved"
+            metadata["state"] = "\(transition.state)"
             logger.critical("UNRESOLVED: Colt's inventory could not say whether an order was created; an operator must decide", metadata: metadata)
         case .reconcile(let at, _):
-            metadata["state"] = "reconciling"
+            metadata["state"] = "\(transition.state)"
             metadata["next_attempt_at"] = "\(Timestamp.string(at))"
             logger.warning("awaiting reconciliation: Colt's inventory does not settle the outcome yet; nothing is sent", metadata: metadata)
         case .retry, .rejected:
@@ -667,35 +667,35 @@ public struct OrderEngine: Service {
         if let status = result.httpStatus { metadata["http_status"] = "\(status)" }
         switch transition {
         case .accepted(let orderID, let status):
-            metadata["state"] = "in_progress"
+            metadata["state"] = "\(transition.state)"
             metadata["order_id"] = "\(orderID)"
             metadata["order_status"] = "\(status)"
             logger.info("accepted by Colt", metadata: metadata)
         case .retry(let at, _):
-            metadata["state"] = "retrying"
+            metadata["state"] = "\(transition.state)"
             metadata["next_attempt_at"] = "\(Timestamp.string(at))"
             metadata["error"] = "\(result.detail)"
             logger.warning("will retry", metadata: metadata)
         case .rejected:
-            metadata["state"] = "rejected"
+            metadata["state"] = "\(transition.state)"
             metadata["error"] = "\(result.detail)"
             logger.error("rejected by Colt", metadata: metadata)
         case .failed:
-            metadata["state"] = "failed"
+            metadata["state"] = "\(transition.state)"
             metadata["error"] = "\(result.detail)"
             logger.error("failed: retries exhausted", metadata: metadata)
         case .reconcile(let at, _):
-            metadata["state"] = "reconciling"
+            metadata["state"] = "\(transition.state)"
             metadata["next_attempt_at"] = "\(Timestamp.string(at))"
             metadata["error"] = "\(result.detail)"
             logger.warning("outcome unknown: Colt's inventory will be read before anything is sent again", metadata: metadata)
         case .completed(let orderID, let status):
-            metadata["state"] = "completed"
+            metadata["state"] = "\(transition.state)"
             if let orderID { metadata["order_id"] = "\(orderID)" }
             metadata["order_status"] = "\(status)"
             logger.notice("Colt refused a resend, but its inventory shows the work done", metadata: metadata)
         case .unresolved:
-            metadata["state"] = "unresolved"
+            metadata["state"] = "\(transition.state)"
             metadata["error"] = "\(result.detail)"
             logger.critical("UNRESOLVED: Colt's inventory could not say whether an order was created; an operator must decide", metadata: metadata)
         case .resendNow:

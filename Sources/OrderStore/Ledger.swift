@@ -318,10 +318,10 @@ public struct LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
 /// daemon sees its result.
 public enum Ledger {
     /// The states a row never leaves, and the only ones ``prune(_:olderThan:dryRun:batchSize:pause:)`` removes.
-    public static let terminalStates = ["completed", "rejected", "invalid", "failed", "cancelled"]
-    /// Every state, in the order a row usually passes through them. `unresolved` waits for an
-    /// operator's decision: it is never pruned.
-    public static let states = ["queued", "submitting", "retrying", "reconciling", "in_progress", "unresolved"] + terminalStates
+    public static let terminalStates = RequestState.allCases.filter(\.isTerminal).map(\.rawValue)
+    /// Every state, in the order a row usually passes through them (``RequestState``).
+    /// `unresolved` waits for an operator's decision: it is never pruned.
+    public static let states = RequestState.allCases.map(\.rawValue)
 
     // MARK: Reading
 

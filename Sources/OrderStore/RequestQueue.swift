@@ -151,6 +151,20 @@ public struct AttemptRecord: Sendable {
         /// Only close the journal row: the same request is sent again at once with a fresh
         /// token (after a 401), under a new journal row from ``RequestQueue/reopen(_:now:)``.
         case resendNow
+
+        /// The state the row goes to (`submitting` again for ``resendNow``).
+        public var state: RequestState {
+            switch self {
+            case .accepted: .inProgress
+            case .retry: .retrying
+            case .reconcile: .reconciling
+            case .completed: .completed
+            case .unresolved: .unresolved
+            case .rejected: .rejected
+            case .failed: .failed
+            case .resendNow: .submitting
+            }
+        }
     }
 
     public var claim: ClaimedRequest

@@ -20,6 +20,18 @@ import TestSupport
         try sqlite3(path, "INSERT INTO requests (\(columns)) VALUES (\(values));")
     }
 
+    /// The code's states and the schema's are the same list: the migrations are the source of
+    /// truth, and RequestState must follow them.
+    @Test func requestStateIsTheSchemasListOfStates() throws {
+        let table = try sqlite3(path, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'requests'").stdout
+        let check = try #require(table.range(of: "CHECK (state IN ("), "the requests table checks its state: \(table)")
+        let list = table[check.upperBound...].prefix { $0 != ")" }
+        let states = list.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "' ")) }
+        #expect(Set(states) == Set(RequestState.allCases.map(\.rawValue)))
+        #expect(states.count == RequestState.allCases.count)
+        #expect(Ledger.terminalStates == ["completed", "rejected", "invalid", "failed", "cancelled"])
+    }
+
     @Test func aValidRowIsAcceptedAndRangeEndDefaultsToRangeStart() throws {
         let result = try insert("action, country, range_start, service_profile", "'return', 'GB', '+442081324758', 'ANH'")
         #expect(result.status == 0, "\(result.stderr)")
