@@ -127,6 +127,28 @@ actor EngineState {
         publish()
     }
 
+    /// Submissions whose answer is in and being recorded: no longer in flight, not yet done.
+    private(set) var recording = 0
+
+    /// A submission's answer is in: its place in flight is free at once, so the loop can claim
+    /// the next row while this one is recorded (one commit, not two, between an answer and the
+    /// next request). ``recorded()`` follows.
+    func answered() {
+        recording += 1
+        finished()
+    }
+
+    /// The answer ``answered()`` announced is recorded (or given up on): the row's new state
+    /// (due again later, say) is for the loop to see.
+    func recorded() {
+        recording -= 1
+        completed.store(true, ordering: .sequentiallyConsistent)
+        wakeup.signal()
+    }
+
+    /// Submissions not yet done: in flight, or being recorded. Shutdown waits for these.
+    var unfinished: Int { inFlight + recording }
+
     // MARK: Outcomes
 
     /// Colt answered a request (accepted or refused it): the API works.

@@ -93,10 +93,10 @@ public struct OrderEngine: Service {
                 // Stop claiming; give requests in flight their grace, then abandon them (they
                 // are recorded as interrupted and resumed with their own tracking id).
                 let deadline = ContinuousClock.now + (await state.configuration.shutdownGrace)
-                while case let inFlight = await state.inFlight, inFlight > 0 {
+                while case let unfinished = await state.unfinished, unfinished > 0 {
                     if ContinuousClock.now >= deadline {
                         logger.warning("requests still in flight after the shutdown grace; abandoning them: they resume with their own tracking id at the next start",
-                                       metadata: ["in_flight": "\(inFlight)"])
+                                       metadata: ["in_flight": "\(unfinished)"])
                         group.cancelAll()
                         break
                     }
@@ -111,15 +111,25 @@ public struct OrderEngine: Service {
         if let failure = await state.fatalError { throw failure }
     }
 
-    private func loop(state: EngineState, wakeup: Wakeup, group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
-        var lastDataVersion = try await queue.dataVersion()
+    /// What the loop carries from one turn to the next.
+    private struct Turn {
+        /// SQLite's `data_version` when last read: a change means another process wrote.
+        var dataVersion: Int64
+        /// Whether a claim may find something (cleared when one found less than it asked for).
         var queueMayHaveWork = true
-        var nextRetry: Date? = nil
+        /// The earliest `next_attempt_at` of a row waiting, when no claim can find anything sooner.
+        var nextRetry: Date?
+        /// The earliest check of an order being followed; looked up again after any change.
+        var nextCheck: Date?
         var lastFigures = ContinuousClock.now - .seconds(60)
         var lastVersionCheck = ContinuousClock.now
-        // The earliest check of an order being followed; looked up again after any change.
-        var nextCheck: Date? = mode == .drain ? nil : try await queue.earliestCheck()
+    }
 
+    /// The engine's loop: each turn takes in what changed, then claims and starts rows, starts
+    /// order checks, or waits for a signal or the next due time. Every turn tells the observer
+    /// the loop is alive (systemd's watchdog), so nothing in a turn waits long.
+    private func loop(state: EngineState, wakeup: Wakeup, group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
+        var turn = Turn(dataVersion: try await queue.dataVersion(), nextCheck: mode == .drain ? nil : try await queue.earliestCheck())
         while !state.stopRequested && !Task.isCancelled {
             if let failure = await state.fatalError { throw failure }
             if let configuration = reloaded.take() {
@@ -129,106 +139,122 @@ public struct OrderEngine: Service {
                 ])
             }
             let clock = ContinuousClock.now
-            let pollInterval = await state.configuration.pollInterval
             observer?.alive()
-            if clock - lastFigures >= .seconds(5) {
-                lastFigures = clock
-                observer?.figures(inFlight: await state.inFlight, unsettled: try await queue.unsettledCount())
-                try await repairSchedules()
-                metrics.record(try await queue.attentionFigures(now: Date(), stallAfter: await state.configuration.tracking.stallAfter))
-            }
+            try await housekeeping(state: state, turn: &turn, clock: clock)
+            try await takeInChanges(state: state, turn: &turn, clock: clock)
+            if try await drained(state: state, turn: turn) { return }
 
-            // Other writers: a changed data_version means new or edited rows.
-            if state.takeFileChange() || clock - lastVersionCheck >= pollInterval {
-                lastVersionCheck = clock
-                let version = try await queue.dataVersion()
-                if version != lastDataVersion {
-                    lastDataVersion = version
-                    queueMayHaveWork = true
-                }
-            }
-            if state.takeCompletion() {
-                queueMayHaveWork = true
-                if mode != .drain { nextCheck = try await queue.earliestCheck() }
-            }
-            if let due = nextRetry, due <= Date() {
-                nextRetry = nil
-                queueMayHaveWork = true
-            }
-
-            if mode != .daemon, await state.inFlight == 0, !queueMayHaveWork, try await queue.unsettledCount() == 0 {
-                if mode == .drain {
-                    logger.info("drained: every request is settled")
-                    return
-                }
-                if try await queue.unflaggedTrackedCount() == 0 {
-                    logger.info("drained: every request is settled, and every accepted order completed or flagged")
-                    return
-                }
-            }
-
-            let plan = await state.plan(now: Date(), clock: clock, queueMayHaveWork: queueMayHaveWork)
-            switch plan {
+            switch await state.plan(now: Date(), clock: clock, queueMayHaveWork: turn.queueMayHaveWork) {
             case .wait(let until):
                 // Spare capacity and nothing to submit: follow the orders whose check is due.
-                if !queueMayHaveWork, let due = nextCheck, due <= Date() {
+                if !turn.queueMayHaveWork, let due = turn.nextCheck, due <= Date() {
                     if let started = try await startChecks(state: state, group: &group) {
                         if started > 0 { continue }
-                        nextCheck = try await queue.earliestCheck()
-                        if let next = nextCheck, next <= Date() { nextCheck = Date().addingTimeInterval(1) }
+                        turn.nextCheck = try await queue.earliestCheck()
+                        if let next = turn.nextCheck, next <= Date() { turn.nextCheck = Date().addingTimeInterval(1) }
                     } else {
-                        nextCheck = Date().addingTimeInterval(LockedDatabase.retryInterval.seconds)
+                        turn.nextCheck = Date().addingTimeInterval(LockedDatabase.retryInterval.seconds)
                     }
                 }
-                var timeout = pollInterval
-                if let until { timeout = min(timeout, Date().distance(to: until).duration) }
-                if let nextRetry { timeout = min(timeout, Date().distance(to: nextRetry).duration) }
-                if let nextCheck { timeout = min(timeout, Date().distance(to: nextCheck).duration) }
+                var timeout = await state.configuration.pollInterval
+                for date in [until, turn.nextRetry, turn.nextCheck].compactMap(\.self) {
+                    timeout = min(timeout, Date().distance(to: date).duration)
+                }
                 await wakeup.wait(timeout: max(timeout, .milliseconds(1)))
             case .claim(let count):
-                // Nothing due (say, only rows retrying later): no token is needed, so an idle or
-                // draining daemon never asks Colt for one in vain.
-                if try await !queue.hasDue(now: Date()) {
-                    queueMayHaveWork = false
-                    nextRetry = try await queue.earliestRetry(after: Date())
-                    continue
-                }
-                // A token first: without one nothing can be sent, and no row spends an attempt.
-                do {
-                    _ = try await tokens.token()
-                } catch {
-                    await tokenFailed(error, state: state)
-                    continue
-                }
-                let batch: ClaimBatch
-                do {
-                    batch = try await queue.claimDue(now: Date(), limit: count, maxRangeSize: await state.configuration.maxRangeSize)
-                } catch let error as DatabaseError where error.isBusy {
-                    // Back to the loop between tries: it stays alive for the watchdog.
-                    locked.met("claim rows", error: error)
-                    await wakeup.wait(timeout: LockedDatabase.retryInterval)
-                    continue
-                }
-                locked.passed("claim rows")
-                for row in batch.invalid {
-                    logger.error("invalid request, never sent", metadata: ["request": "\(row.id)", "state": "\(RequestState.invalid)", "error": "\(row.error)"])
-                }
-                // Fewer than asked for, none of them invalid: nothing more can go until something
-                // changes. (Rows found invalid took places in the batch: look again at once.)
-                if batch.claimed.count < count, batch.invalid.isEmpty {
-                    queueMayHaveWork = false
-                    nextRetry = try await queue.earliestRetry(after: Date())
-                }
-                await state.started(batch.claimed.count, clock: clock)
-                metrics.inFlight.record(await state.inFlight)
-                for claim in batch.claimed {
-                    logger.info("submitting", metadata: [
-                        "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "state": "\(RequestState.submitting)",
-                        "action": "\(claim.request.action.rawValue)", "range": "\(claim.request.range)", "attempt": "\(claim.attempt)",
-                    ])
-                    group.addTask { await submit(claim, state: state) }
-                }
+                try await claimAndSubmit(count, state: state, turn: &turn, clock: clock, group: &group)
             }
+        }
+    }
+
+    /// Every 5 s: figures for the observer and metrics, and schedules an operator broke.
+    private func housekeeping(state: EngineState, turn: inout Turn, clock: ContinuousClock.Instant) async throws {
+        guard clock - turn.lastFigures >= .seconds(5) else { return }
+        turn.lastFigures = clock
+        observer?.figures(inFlight: await state.inFlight, unsettled: try await queue.unsettledCount())
+        try await repairSchedules()
+        metrics.record(try await queue.attentionFigures(now: Date(), stallAfter: await state.configuration.tracking.stallAfter))
+    }
+
+    /// What changed since the last turn: another process wrote (inotify, or `data_version` at
+    /// each poll interval), a request finished, a retry came due.
+    private func takeInChanges(state: EngineState, turn: inout Turn, clock: ContinuousClock.Instant) async throws {
+        let pollInterval = await state.configuration.pollInterval
+        if state.takeFileChange() || clock - turn.lastVersionCheck >= pollInterval {
+            turn.lastVersionCheck = clock
+            let version = try await queue.dataVersion()
+            if version != turn.dataVersion {
+                turn.dataVersion = version
+                turn.queueMayHaveWork = true
+            }
+        }
+        if state.takeCompletion() {
+            turn.queueMayHaveWork = true
+            if mode != .drain { turn.nextCheck = try await queue.earliestCheck() }
+        }
+        if let due = turn.nextRetry, due <= Date() {
+            turn.nextRetry = nil
+            turn.queueMayHaveWork = true
+        }
+    }
+
+    /// In the drain modes: whether everything is settled (and, for drainUntilCompleted, every
+    /// accepted order completed or flagged), so the engine returns.
+    private func drained(state: EngineState, turn: Turn) async throws -> Bool {
+        guard mode != .daemon, await state.inFlight == 0, !turn.queueMayHaveWork, try await queue.unsettledCount() == 0 else { return false }
+        if mode == .drain {
+            logger.info("drained: every request is settled")
+            return true
+        }
+        guard try await queue.unflaggedTrackedCount() == 0 else { return false }
+        logger.info("drained: every request is settled, and every accepted order completed or flagged")
+        return true
+    }
+
+    /// Claims up to `count` due rows (their tracking ids committed) and starts a submission for each.
+    private func claimAndSubmit(_ count: Int, state: EngineState, turn: inout Turn, clock: ContinuousClock.Instant,
+                                group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
+        // Nothing due (say, only rows retrying later): no token is needed, so an idle or
+        // draining daemon never asks Colt for one in vain.
+        if try await !queue.hasDue(now: Date()) {
+            turn.queueMayHaveWork = false
+            turn.nextRetry = try await queue.earliestRetry(after: Date())
+            return
+        }
+        // A token first: without one nothing can be sent, and no row spends an attempt.
+        do {
+            _ = try await tokens.token()
+        } catch {
+            await tokenFailed(error, state: state)
+            return
+        }
+        let batch: ClaimBatch
+        do {
+            batch = try await queue.claimDue(now: Date(), limit: count, maxRangeSize: await state.configuration.maxRangeSize)
+        } catch let error as DatabaseError where error.isBusy {
+            // Back to the loop between tries: it stays alive for the watchdog.
+            locked.met("claim rows", error: error)
+            await wakeup.wait(timeout: LockedDatabase.retryInterval)
+            return
+        }
+        locked.passed("claim rows")
+        for row in batch.invalid {
+            logger.error("invalid request, never sent", metadata: ["request": "\(row.id)", "state": "\(RequestState.invalid)", "error": "\(row.error)"])
+        }
+        // Fewer than asked for, none of them invalid: nothing more can go until something
+        // changes. (Rows found invalid took places in the batch: look again at once.)
+        if batch.claimed.count < count, batch.invalid.isEmpty {
+            turn.queueMayHaveWork = false
+            turn.nextRetry = try await queue.earliestRetry(after: Date())
+        }
+        await state.started(batch.claimed.count, clock: clock)
+        metrics.inFlight.record(await state.inFlight)
+        for claim in batch.claimed {
+            logger.info("submitting", metadata: [
+                "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "state": "\(RequestState.submitting)",
+                "action": "\(claim.request.action.rawValue)", "range": "\(claim.request.range)", "attempt": "\(claim.attempt)",
+            ])
+            group.addTask { await submit(claim, state: state) }
         }
     }
 
@@ -454,6 +480,8 @@ public struct OrderEngine: Service {
             metrics.reconciled(reading.verdict)
         }
         if case .accepted = transition { entry.firstCheckAt = await firstCheck(state) }
+        // The row stays `submitting` until recorded, so nothing overlapping it is claimed meanwhile.
+        await state.answered()
         do {
             try await recorder.record(entry)
             log(claim, result: result, transition: transition, words: reading?.words)
@@ -466,7 +494,7 @@ public struct OrderEngine: Service {
             ])
             await state.fail(error)
         }
-        await state.finished()
+        await state.recorded()
     }
 
     /// When an accepted order is first checked.

@@ -49,8 +49,8 @@ import Testing
         let batches = commits.all
         // Every record committed exactly once, and each caller returned only after its commit.
         #expect(batches.flatMap(\.self).sorted() == Array(1...40))
-        // The first arrival commits alone; the rest wait and go in a few batches, not 39.
-        #expect(batches.first?.count == 1)
+        // The first to arrive leads; those arriving during a commit go in the next: a few
+        // transactions (each 20 ms here), not 40.
         #expect(batches.count <= 6, "\(batches.map(\.count))")
     }
 
