@@ -70,34 +70,38 @@ struct SandboxTests {
         configuration.numberPageLimit = 3
         configuration.completionDelay = .milliseconds(400)
         let sandbox = try await ColtSandbox.start(configuration)
-        defer { Task { await sandbox.shutdown() } }
-        let (api, transport) = try api(sandbox)
-        defer { transport.shutdown() }
-        let token = try await TokenProvider(api: api, logger: Logger(label: "t")).token()
-        let range = try OrderRequest(action: "return", country: "GB", rangeStart: "+442081324760", rangeEnd: "+442081324769", serviceProfile: "ANH")
-        let accepted = await api.submit(range, trackingID: TrackingID("co-shape-1")!, token: token)
-        guard case let .accepted(orderID) = accepted.outcome else { Issue.record("not accepted: \(accepted.detail)"); return }
-        for byOrder in [false, true] {
-            let answer = await api.readInventory(range: range.range, orderID: byOrder ? orderID : nil, token: token)
-            guard case let .read(inventory) = answer else {
-                Issue.record("could not read (\(shape), by order: \(byOrder)): \(answer)")
+        // Stopped before the test returns, whether it passes or throws.
+        let outcome = await Result(running: {
+            let (api, transport) = try api(sandbox)
+            defer { transport.shutdown() }
+            let token = try await TokenProvider(api: api, logger: Logger(label: "t")).token()
+            let range = try OrderRequest(action: "return", country: "GB", rangeStart: "+442081324760", rangeEnd: "+442081324769", serviceProfile: "ANH")
+            let accepted = await api.submit(range, trackingID: TrackingID("co-shape-1")!, token: token)
+            guard case let .accepted(orderID) = accepted.outcome else { Issue.record("not accepted: \(accepted.detail)"); return }
+            for byOrder in [false, true] {
+                let answer = await api.readInventory(range: range.range, orderID: byOrder ? orderID : nil, token: token)
+                guard case let .read(inventory) = answer else {
+                    Issue.record("could not read (\(shape), by order: \(byOrder)): \(answer)")
+                    return
+                }
+                #expect(inventory.pages == 4, "10 numbers in pages of 3")
+                #expect(inventory.answered == 10)
+                #expect(inventory.orders.map(\.id) == [orderID])
+                #expect(inventory.statuses.map(\.status) == ["Activated"])
+            }
+            try await Task.sleep(for: .milliseconds(700))
+            guard case let .read(after) = await api.readInventory(range: range.range, token: token) else {
+                Issue.record("could not read after completion")
                 return
             }
-            #expect(inventory.pages == 4, "10 numbers in pages of 3")
-            #expect(inventory.answered == 10)
-            #expect(inventory.orders.map(\.id) == [orderID])
-            #expect(inventory.statuses.map(\.status) == ["Activated"])
-        }
-        try await Task.sleep(for: .milliseconds(700))
-        guard case let .read(after) = await api.readInventory(range: range.range, token: token) else {
-            Issue.record("could not read after completion")
-            return
-        }
-        #expect(after.statuses.map(\.status) == ["Quarantined"])
-        switch shape {
-        case .minimal: #expect(after.orders.isEmpty, "the minimal shape drops a completed order")
-        case .rich: #expect(after.orders.map(\.status) == ["Completed"])
-        }
+            #expect(after.statuses.map(\.status) == ["Quarantined"])
+            switch shape {
+            case .minimal: #expect(after.orders.isEmpty, "the minimal shape drops a completed order")
+            case .rich: #expect(after.orders.map(\.status) == ["Completed"])
+            }
+        })
+        await sandbox.shutdown()
+        try outcome.get()
     }
 
     @Test func expiredTokenIsUnauthorizedAndTheProviderRecovers() async throws {

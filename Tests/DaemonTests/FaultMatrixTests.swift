@@ -206,15 +206,19 @@ import TestSupport
             configuration.inventory = activated([numbers[1]])
             configuration.seed = 99   // Colt's order ids are unique: the revived sandbox must not repeat the first one's
             let revived = try await ColtSandbox.start(configuration)
-            defer { Task { await revived.shutdown() } }
-            try await eventually("the second row is accepted") { try harness.value("SELECT state FROM requests WHERE id = 2") == "in_progress" }
-            daemon.signal(SIGTERM)
-            #expect(try await daemon.wait() == 0)
-            let journal = try harness.rows("SELECT outcome, tracking_id FROM attempts WHERE request_id = 2 ORDER BY id")
-            #expect(Array(journal.map { $0[0] }.suffix(2)) == ["unauthorized", "accepted"] || journal.last?[0] == "accepted", "\(journal)")
-            #expect(Set(journal.map { $0[1] }).count == 1, "one tracking id: \(journal)")
-            let tracking = try harness.value("SELECT tracking_id FROM requests WHERE id = 2")
-            #expect(await revived.orders(forNumber: numbers[1]).map(\.trackingID) == [tracking])
+            // Stopped before the test returns, whether it passes or throws.
+            let outcome = await Result(running: {
+                try await eventually("the second row is accepted") { try harness.value("SELECT state FROM requests WHERE id = 2") == "in_progress" }
+                daemon.signal(SIGTERM)
+                #expect(try await daemon.wait() == 0)
+                let journal = try harness.rows("SELECT outcome, tracking_id FROM attempts WHERE request_id = 2 ORDER BY id")
+                #expect(Array(journal.map { $0[0] }.suffix(2)) == ["unauthorized", "accepted"] || journal.last?[0] == "accepted", "\(journal)")
+                #expect(Set(journal.map { $0[1] }).count == 1, "one tracking id: \(journal)")
+                let tracking = try harness.value("SELECT tracking_id FROM requests WHERE id = 2")
+                #expect(await revived.orders(forNumber: numbers[1]).map(\.trackingID) == [tracking])
+            })
+            await revived.shutdown()
+            try outcome.get()
         }
     }
 }

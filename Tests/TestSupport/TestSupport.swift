@@ -148,3 +148,16 @@ public final class DaemonProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 }
+
+extension Result where Success == Void, Failure == any Error {
+    /// The outcome of `body`, to rethrow (`try outcome.get()`) after a clean-up that must run
+    /// either way and needs `await` (which `defer` cannot).
+    public init(running body: () async throws -> Void) async {
+        do {
+            try await body()
+            self = .success(())
+        } catch {
+            self = .failure(error)
+        }
+    }
+}
