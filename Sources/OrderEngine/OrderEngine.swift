@@ -123,6 +123,8 @@ public struct OrderEngine: Service {
         var nextCheck: Date?
         var lastFigures = ContinuousClock.now - .seconds(60)
         var lastVersionCheck = ContinuousClock.now
+        /// Rows claimed ahead, sent as places free up.
+        var window = ClaimWindow()
     }
 
     /// The engine's loop: each turn takes in what changed, then claims and starts rows, starts
@@ -130,6 +132,16 @@ public struct OrderEngine: Service {
     /// the loop is alive (systemd's watchdog), so nothing in a turn waits long.
     private func loop(state: EngineState, wakeup: Wakeup, group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
         var turn = Turn(dataVersion: try await queue.dataVersion(), nextCheck: mode == .drain ? nil : try await queue.earliestCheck())
+        do {
+            try await turns(state: state, wakeup: wakeup, turn: &turn, group: &group)
+        } catch {
+            try? await putBack(turn.window.expire(at: .now, force: true), into: &turn, why: "the engine stopped")
+            throw error
+        }
+        try await putBack(turn.window.expire(at: .now, force: true), into: &turn, why: "the engine stopped")
+    }
+
+    private func turns(state: EngineState, wakeup: Wakeup, turn: inout Turn, group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
         while !state.stopRequested && !Task.isCancelled {
             if let failure = await state.fatalError { throw failure }
             if let configuration = reloaded.take() {
@@ -140,12 +152,23 @@ public struct OrderEngine: Service {
             }
             let clock = ContinuousClock.now
             observer?.alive()
+            // First, before any query: rows claimed ahead go into the places answers freed.
+            if !turn.window.isEmpty, case .claim(let count) = await state.plan(now: Date(), clock: clock, queueMayHaveWork: true) {
+                await send(turn.window.take(count), state: state, clock: clock, group: &group)
+            }
+            try await putBack(turn.window.expire(at: clock), into: &turn, why: "waited \(ClaimWindow.maxWait) for a place in flight")
             try await housekeeping(state: state, turn: &turn, clock: clock)
             try await takeInChanges(state: state, turn: &turn, clock: clock)
             if try await drained(state: state, turn: turn) { return }
 
             switch await state.plan(now: Date(), clock: clock, queueMayHaveWork: turn.queueMayHaveWork) {
             case .wait(let until):
+                // Every place busy, or a short wait for the rate limit: claim the rows that go next.
+                let room = await windowRoom(state: state, turn: turn)
+                if room > 0, turn.queueMayHaveWork, until.map({ Date().distance(to: $0) < ClaimWindow.maxWait.seconds }) ?? true {
+                    try await claimAndSubmit(0, ahead: room, state: state, turn: &turn, clock: clock, group: &group)
+                    continue
+                }
                 // Spare capacity and nothing to submit: follow the orders whose check is due.
                 if !turn.queueMayHaveWork, let due = turn.nextCheck, due <= Date() {
                     if let started = try await startChecks(state: state, group: &group) {
@@ -160,9 +183,10 @@ public struct OrderEngine: Service {
                 for date in [until, turn.nextRetry, turn.nextCheck].compactMap(\.self) {
                     timeout = min(timeout, Date().distance(to: date).duration)
                 }
+                if let deadline = turn.window.deadline { timeout = min(timeout, ContinuousClock.now.duration(to: deadline)) }
                 await wakeup.wait(timeout: max(timeout, .milliseconds(1)))
             case .claim(let count):
-                try await claimAndSubmit(count, state: state, turn: &turn, clock: clock, group: &group)
+                try await claimAndSubmit(count, ahead: await windowRoom(state: state, turn: turn), state: state, turn: &turn, clock: clock, group: &group)
             }
         }
     }
@@ -211,8 +235,30 @@ public struct OrderEngine: Service {
         return true
     }
 
-    /// Claims up to `count` due rows (their tracking ids committed) and starts a submission for each.
-    private func claimAndSubmit(_ count: Int, state: EngineState, turn: inout Turn, clock: ContinuousClock.Instant,
+    /// How many more rows the claim window may hold now.
+    private func windowRoom(state: EngineState, turn: Turn) async -> Int {
+        let configuration = await state.configuration
+        return ClaimWindow.limit(maxInFlight: configuration.maxInFlight, ratePerSecond: configuration.ratePerSecond) - turn.window.count
+    }
+
+    /// Puts rows claimed ahead back as they were, never sent. One try: when another process
+    /// holds the database, the rows stay in the window for the next turn (and when the engine
+    /// is stopping, they are recovered at the next start like any row left `submitting`).
+    private func putBack(_ claims: [ClaimedRequest], into turn: inout Turn, why: String) async throws {
+        guard !claims.isEmpty else { return }
+        do {
+            let released = try await queue.release(claims, now: Date())
+            locked.passed("put back rows claimed ahead")
+            logger.debug("rows claimed ahead put back, never sent", metadata: ["rows": "\(released)", "why": "\(why)"])
+        } catch let error as DatabaseError where error.isBusy {
+            locked.met("put back rows claimed ahead", error: error)
+            turn.window.add(claims, at: .now - ClaimWindow.maxWait + LockedDatabase.retryInterval)
+        }
+    }
+
+    /// Claims up to `count + ahead` due rows (their tracking ids committed), starts a submission
+    /// for the first `count`, and keeps the rest in the claim window.
+    private func claimAndSubmit(_ count: Int, ahead: Int, state: EngineState, turn: inout Turn, clock: ContinuousClock.Instant,
                                 group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
         // Nothing due (say, only rows retrying later): no token is needed, so an idle or
         // draining daemon never asks Colt for one in vain.
@@ -230,7 +276,7 @@ public struct OrderEngine: Service {
         }
         let batch: ClaimBatch
         do {
-            batch = try await queue.claimDue(now: Date(), limit: count, maxRangeSize: await state.configuration.maxRangeSize)
+            batch = try await queue.claimDue(now: Date(), limit: count + max(0, ahead), maxRangeSize: await state.configuration.maxRangeSize)
         } catch let error as DatabaseError where error.isBusy {
             // Back to the loop between tries: it stays alive for the watchdog.
             locked.met("claim rows", error: error)
@@ -243,13 +289,22 @@ public struct OrderEngine: Service {
         }
         // Fewer than asked for, none of them invalid: nothing more can go until something
         // changes. (Rows found invalid took places in the batch: look again at once.)
-        if batch.claimed.count < count, batch.invalid.isEmpty {
+        if batch.claimed.count < count + max(0, ahead), batch.invalid.isEmpty {
             turn.queueMayHaveWork = false
             turn.nextRetry = try await queue.earliestRetry(after: Date())
         }
-        await state.started(batch.claimed.count, clock: clock)
+        let now = batch.claimed.prefix(count)
+        turn.window.add(batch.claimed.dropFirst(count), at: clock)
+        await send(Array(now), state: state, clock: clock, group: &group)
+    }
+
+    /// Starts a submission for each claimed row.
+    private func send(_ claims: [ClaimedRequest], state: EngineState, clock: ContinuousClock.Instant,
+                      group: inout ThrowingDiscardingTaskGroup<any Error>) async {
+        guard !claims.isEmpty else { return }
+        await state.started(claims.count, clock: clock)
         metrics.inFlight.record(await state.inFlight)
-        for claim in batch.claimed {
+        for claim in claims {
             logger.info("submitting", metadata: [
                 "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "state": "\(RequestState.submitting)",
                 "action": "\(claim.request.action.rawValue)", "range": "\(claim.request.range)", "attempt": "\(claim.attempt)",

@@ -25,6 +25,16 @@ public struct ClaimedRequest: Sendable {
     public var lookups: Int = 0
     /// The row's `last_error` when it was claimed: what went wrong last time.
     public var lastError: String? = nil
+    /// What the claim changed, so that ``RequestQueue/release(_:now:)`` can put back a row
+    /// claimed but never sent.
+    var before = Before()
+
+    /// A claimed row's columns as they were before the claim.
+    struct Before: Sendable {
+        var state = RequestState.queued
+        var nextAttemptAt: String?
+        var firstAttemptAt: String?
+    }
 }
 
 /// An `in_progress` row due for an inventory check (invariant 10).
@@ -319,13 +329,16 @@ public struct RequestQueue: Sendable {
                     guard let row = try db.first("""
                         SELECT action, country, range_start, range_end, service_profile, tracking_id, attempts,
                                outcome_unknown, first_attempt_at, lookups, last_error,
-                               typeof(range_start) = 'text' AND typeof(range_end) IN ('text', 'null')
+                               typeof(range_start) = 'text' AND typeof(range_end) IN ('text', 'null'),
+                               state, next_attempt_at
                         FROM requests r WHERE id = ?1 AND \(Self.free)
                         """, [.integer(id)], { row in
                             (action: row.text(0), country: row.text(1), start: row.text(2), end: row.text(3),
                              profile: row.text(4), trackingID: row.text(5), attempts: row.int(6),
                              unknown: row.int(7) != 0, firstAttempt: row.text(8),
-                             lookups: row.int(9), lastError: row.text(10), text: row.int(11) != 0)
+                             lookups: row.int(9), lastError: row.text(10), text: row.int(11) != 0,
+                             before: ClaimedRequest.Before(state: row.text(12).flatMap(RequestState.init(rawValue:)) ?? .queued,
+                                                           nextAttemptAt: row.text(13), firstAttemptAt: row.text(8)))
                         })
                     else { continue }
                     let request: OrderRequest
@@ -361,9 +374,41 @@ public struct RequestQueue: Sendable {
                     batch.claimed.append(ClaimedRequest(
                         id: id, request: request, trackingID: trackingID, attempt: row.attempts + 1,
                         journalID: db.lastInsertedRowID, outcomeUnknown: row.unknown, firstAttemptAt: firstAttempt,
-                        lookups: row.lookups, lastError: row.lastError))
+                        lookups: row.lookups, lastError: row.lastError, before: row.before))
                 }
                 return batch
+            }
+        }
+    }
+
+    /// Puts rows claimed but never sent back as they were (state, schedule, first attempt time),
+    /// and deletes the journal rows their claims opened: no attempt was made. Each row keeps the
+    /// tracking id its claim gave it (already in `sent_tracking_ids`, where ids are never
+    /// removed) and sends it when claimed again. One transaction; a row no longer `submitting`
+    /// is left alone. Returns how many rows were put back.
+    @discardableResult
+    public func release(_ claims: [ClaimedRequest], now: Date) async throws -> Int {
+        guard !claims.isEmpty else { return 0 }
+        let stamp = Timestamp.string(now)
+        return try await database.use { db in
+            try db.transaction {
+                var released = 0
+                for claim in claims {
+                    // The open journal row first: the schema lets a row leave `submitting` for
+                    // the state it was claimed from only when it has none (schema 6).
+                    let deleted = try db.run("""
+                        DELETE FROM attempts WHERE id = ?1 AND request_id = ?2 AND ended_at IS NULL
+                            AND (SELECT state FROM requests WHERE id = ?2) = 'submitting'
+                        """, [.integer(claim.journalID), .integer(claim.id)])
+                    guard deleted > 0 else { continue }
+                    try db.run("""
+                        UPDATE requests SET state = ?2, next_attempt_at = ?3, first_attempt_at = ?4, updated_at = ?5
+                        WHERE id = ?1 AND state = 'submitting'
+                        """, [.integer(claim.id), .text(claim.before.state.rawValue), .text(claim.before.nextAttemptAt),
+                              .text(claim.before.firstAttemptAt), .text(stamp)])
+                    released += 1
+                }
+                return released
             }
         }
     }

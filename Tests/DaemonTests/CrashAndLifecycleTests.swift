@@ -112,6 +112,44 @@ import TestSupport
         }
     }
 
+    /// Rows claimed ahead of a free place (the claim window) were never sent: a stop puts them
+    /// back as they were, with no journal row and no attempt spent, and they go at the next start
+    /// with the tracking id they were given.
+    @Test func rowsClaimedAheadArePutBackAtAStop() async throws {
+        let numbers = londonNumbers(6)
+        let harness = try await DaemonHarness.start {
+            $0.inventory = activated(numbers)
+            $0.faults = [.latency(milliseconds: 10_000, path: .order, times: 2)]
+        }
+        try await harness.inScope {
+            try harness.createSchema()
+            try harness.insert(returns(numbers))
+            // Two places in flight; at 100 requests a second, two more rows wait claimed.
+            let daemon = try harness.launch("run", environment: [
+                "COLT_ORDERS_SUBMIT_MAX_IN_FLIGHT": "2", "COLT_ORDERS_SUBMIT_RATE_PER_SECOND": "100",
+                "COLT_ORDERS_SHUTDOWN_GRACE": "0.5", "COLT_ORDERS_API_REQUEST_TIMEOUT": "30",
+            ])
+            defer { daemon.signal(SIGKILL) }
+            try await eventually("two rows in flight, two claimed ahead") {
+                try harness.value("SELECT count(*) FROM requests WHERE state = 'submitting'") == "4"
+            }
+            #expect(await harness.sandbox.requestCount(path: orderPath) == 2)
+            let tracking = try harness.rows("SELECT tracking_id FROM requests ORDER BY id").map { $0[0] }
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr.suffix(2000))")
+            #expect(try harness.rows("SELECT state, attempts, tracking_id IS NOT NULL FROM requests ORDER BY id") == [
+                ["reconciling", "1", "1"], ["reconciling", "1", "1"], ["queued", "0", "1"], ["queued", "0", "1"], ["queued", "0", "0"], ["queued", "0", "0"],
+            ])
+            #expect(try harness.rows("SELECT request_id, outcome FROM attempts ORDER BY id") == [["1", "interrupted"], ["2", "interrupted"]],
+                    "no journal row for a request never sent")
+            try await eventually("the sandbox finished the slow requests") { await harness.sandbox.orders().count == 2 }
+            #expect(try await harness.drain().status == 0)
+            #expect(try harness.rows("SELECT state FROM requests").map { $0[0] } == Array(repeating: "in_progress", count: 6))
+            #expect(try harness.rows("SELECT tracking_id FROM requests ORDER BY id LIMIT 4").map { $0[0] } == Array(tracking.prefix(4)))
+            #expect(await harness.sandbox.requestCount(path: orderPath) == 6, "two adopted, four sent once each")
+        }
+    }
+
     /// Another of the daemon's services failing (the status endpoint's port is taken) stops the
     /// daemon at once with the reason, instead of leaving the engine running on its own.
     @Test func aFailingStatusEndpointStopsTheDaemon() async throws {

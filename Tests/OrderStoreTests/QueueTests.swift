@@ -111,6 +111,53 @@ import TestSupport
         #expect(resumed.outcomeUnknown)
     }
 
+    /// Rows claimed ahead and never sent go back exactly as they were: state, schedule and
+    /// first attempt time; the journal rows their claims opened are gone; the tracking id stays.
+    @Test func rowsClaimedButNeverSentArePutBackAsTheyWere() async throws {
+        try insert("+442081324701")                                   // 1: retrying after a 503
+        try insert("+442081324702")                                   // 2: queued, never sent
+        let first = try #require(try await queue.claimDue(now: Date(), limit: 1).claimed.first)
+        let due = Date().addingTimeInterval(-5)
+        try await queue.record([AttemptRecord(
+            claim: first, endedAt: Date(), httpStatus: 503, outcome: "server_error", detail: "HTTP 503", responseBody: nil,
+            durationMilliseconds: 5, mayHaveCreatedOrder: false, transition: .retry(at: due, countsAsAttempt: true))])
+        try insert("+442081324703")                                   // 3: queued
+        let columns = "SELECT id, state, attempts, next_attempt_at, first_attempt_at, tracking_id FROM requests ORDER BY id"
+        let was = try sqlite3(path, columns).stdout.split(separator: "\n")
+        let claimed = try await queue.claimDue(now: Date(), limit: 10).claimed
+        #expect(claimed.map(\.id) == [1, 2, 3])
+        #expect(try sqliteValue(path, "SELECT count(*) FROM attempts WHERE ended_at IS NULL") == "3")
+        // Row 3 is sent and answered meanwhile: it is no longer the claim's to put back.
+        try await queue.record([AttemptRecord(
+            claim: claimed[2], endedAt: Date(), httpStatus: 201, outcome: "accepted", detail: "ok", responseBody: nil,
+            durationMilliseconds: 5, mayHaveCreatedOrder: false, transition: .accepted(orderID: "ORD-3", orderStatus: "In progress"))])
+
+        #expect(try await queue.release(claimed, now: Date()) == 2)
+        let after = try sqlite3(path, columns).stdout.split(separator: "\n")
+        #expect(after[0] == was[0], "row 1 is retrying, due, as it was")
+        // Row 2 as it was, but for the tracking id its claim gave it (it had none).
+        #expect(was[1] == "2|queued|0|||", "\(was[1])")
+        #expect(after[1] == "2|queued|0|||\(claimed[1].trackingID)", "\(after[1])")
+        #expect(after[2].hasPrefix("3|in_progress|1|"))
+        #expect(try sqliteValue(path, "SELECT count(*) FROM attempts WHERE ended_at IS NULL") == "0")
+        #expect(try sqlite3(path, "SELECT request_id, outcome FROM attempts ORDER BY id").stdout == "1|server_error\n3|accepted\n")
+        // Claimed again, each row sends the tracking id it had.
+        let again = try await queue.claimDue(now: Date(), limit: 10).claimed
+        #expect(again.map(\.trackingID) == [claimed[0].trackingID, claimed[1].trackingID])
+        #expect(again.map(\.attempt) == [2, 1])
+    }
+
+    /// The schema keeps operators from doing the same by hand while a request may be on the
+    /// wire: a `submitting` row with an open journal row cannot go back to the queue.
+    @Test func aRowInFlightCannotBePutBackByHand() async throws {
+        try insert("+442081324701")
+        _ = try await queue.claimDue(now: Date(), limit: 1)
+        let refused = try sqlite3(path, "UPDATE requests SET state = 'queued' WHERE id = 1")
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("requests.state"), "\(refused.stderr)")
+        #expect(try sqliteValue(path, "SELECT state FROM requests") == "submitting")
+    }
+
     @Test func aNULByteThatBypassedTheChecksMakesTheRowInvalid() async throws {
         _ = try sqlite3(path, """
             PRAGMA ignore_check_constraints = ON;
