@@ -126,8 +126,9 @@ struct RequestView: PageView {
         }
         hasNumbers = !numbers.isEmpty
         // The same states the CLI's cancel and retry accept; the database re-checks them.
-        let canCancel = ["queued", "retrying", "unresolved"].contains(entry.state)
-        let canRetry = ["rejected", "failed", "unresolved"].contains(entry.state)
+        let state = RequestState(rawValue: entry.state)
+        let canCancel = state.map(RequestState.cancellable.contains) ?? false
+        let canRetry = state.map(RequestState.retryable.contains) ?? false
         let forceWarning = canRetry && entry.outcomeUnknown
             ? "An earlier attempt's outcome is unknown, so Colt may already hold an order under tracking id \(entry.trackingID ?? "?"). Sending again under a new tracking id could create a second order. Check these numbers with Colt first."
             : nil

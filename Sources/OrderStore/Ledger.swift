@@ -484,23 +484,23 @@ public enum Ledger {
             let changed = try db.run("""
                 UPDATE requests SET state = 'cancelled', next_attempt_at = NULL, updated_at = ?2,
                     last_error = 'cancelled by an operator at ' || ?2 || coalesce(' (last error: ' || last_error || ')', '')
-                WHERE id = ?1 AND state IN ('queued', 'retrying', 'unresolved')
+                WHERE id = ?1 AND state IN \(RequestState.sqlList(RequestState.cancellable))
                 """, [.integer(id), .text(stamp)])
             guard let row = try entry(db, id: id) else {
                 throw LedgerError(.notFound, "request \(id): no such request (see `colt-orders list`)")
             }
             if changed == 1 { return row }
-            switch row.state {
-            case "submitting":
-                throw LedgerError(.inFlight, "request \(id) is being submitted to Colt right now (state submitting); nothing was changed. Try again in a moment: it is cancellable only if it ends up retrying")
-            case "cancelled":
+            switch RequestState(rawValue: row.state) {
+            case .submitting:
+                throw LedgerError(.inFlight, "request \(id) is being submitted to Colt right now, or is about to be (state submitting); nothing was changed. Try again in a moment: it is cancellable if it ends up queued, retrying or unresolved")
+            case .cancelled:
                 throw LedgerError(.wrongState, "request \(id) is already cancelled; nothing was changed")
-            case "reconciling":
+            case .reconciling:
                 throw LedgerError(.wrongState, "request \(id) cannot be cancelled now: an attempt's outcome is unknown and the daemon is reading Colt's inventory to learn whether an order exists (see `colt-orders show \(id)`). Nothing was changed; it becomes in_progress, completed, retrying or unresolved, and can be cancelled if it ends up retrying or unresolved")
-            case "in_progress", "completed":
+            case .inProgress, .completed:
                 throw LedgerError(.wrongState, "request \(id) cannot be cancelled: Colt already accepted it (order \(row.orderID ?? "?"), state \(row.state)); nothing was changed. Cancelling an accepted order is done with Colt")
             default:
-                throw LedgerError(.wrongState, "request \(id) cannot be cancelled: it is \(row.state), already settled; only queued or retrying requests can be cancelled. Nothing was changed")
+                throw LedgerError(.wrongState, "request \(id) cannot be cancelled: it is \(row.state), already settled; only queued, retrying or unresolved requests can be cancelled. Nothing was changed")
             }
         }
     }
@@ -523,20 +523,21 @@ public enum Ledger {
                     next_attempt_at = NULL, first_attempt_at = NULL, order_id = NULL, order_status = NULL, lookups = 0, attention = NULL,
                     colt_code = NULL, updated_at = ?2,
                     last_error = 'sent again by an operator at ' || ?2 || coalesce(' (was ' || state || ': ' || last_error || ')', '')
-                WHERE id = ?1 AND state IN ('rejected', 'failed', 'unresolved') AND (outcome_unknown = 0 OR ?4)
+                WHERE id = ?1 AND state IN \(RequestState.sqlList(RequestState.retryable)) AND (outcome_unknown = 0 OR ?4)
                 """, [.integer(id), .text(stamp), .text(trackingID.text), force ? 1 : 0])
             guard let row = try entry(db, id: id) else {
                 throw LedgerError(.notFound, "request \(id): no such request (see `colt-orders list`)")
             }
             if changed == 1 { return row }
-            if ["rejected", "failed", "unresolved"].contains(row.state) {
+            let state = RequestState(rawValue: row.state)
+            if let state, RequestState.retryable.contains(state) {
                 throw LedgerError(.wrongState, "request \(id) cannot be retried yet: an earlier attempt's outcome is unknown, so Colt may already hold an order under tracking id \(row.trackingID ?? "?"); a new tracking id could make a second one. Check the numbers with Colt (colt-orders show \(id)), then `colt-orders retry --force \(id)`; nothing was changed")
             }
-            let why = switch row.state {
-            case "queued", "submitting", "retrying", "reconciling": "it is \(row.state), still being worked on by the daemon"
-            case "in_progress", "completed": "Colt accepted it (order \(row.orderID ?? "?"), state \(row.state))"
-            case "cancelled": "it was cancelled; queue a new request instead (colt-orders enqueue)"
-            case "invalid": "it is invalid (\(row.lastError ?? "see last_error")) and would fail again; queue a corrected request instead"
+            let why = switch state {
+            case .queued, .submitting, .retrying, .reconciling: "it is \(row.state), still being worked on by the daemon"
+            case .inProgress, .completed: "Colt accepted it (order \(row.orderID ?? "?"), state \(row.state))"
+            case .cancelled: "it was cancelled; queue a new request instead (colt-orders enqueue)"
+            case .invalid: "it is invalid (\(row.lastError ?? "see last_error")) and would fail again; queue a corrected request instead"
             default: "it is \(row.state)"
             }
             throw LedgerError(.wrongState, "request \(id) cannot be retried: \(why). Only rejected, failed or unresolved requests can be sent again; nothing was changed")

@@ -3,7 +3,8 @@
 public enum RequestState: String, CaseIterable, Sendable, CustomStringConvertible {
     /// Waiting for its first attempt.
     case queued
-    /// Claimed, its tracking id committed; a request is (or may be) in flight.
+    /// Claimed, its tracking id committed; a request is (or may be) in flight, or is about to go
+    /// (claimed ahead of a free place: see the engine's `ClaimWindow`).
     case submitting
     /// The last attempt failed and cannot have made an order; due again at `next_attempt_at`.
     case retrying
@@ -38,6 +39,18 @@ public enum RequestState: String, CaseIterable, Sendable, CustomStringConvertibl
         case .queued, .submitting, .retrying, .reconciling: true
         default: false
         }
+    }
+
+    /// What `colt-orders cancel` (and the operator's page) may cancel: rows Colt has not
+    /// accepted and no request of which is on the wire.
+    public static let cancellable: [RequestState] = [.queued, .retrying, .unresolved]
+
+    /// What `colt-orders retry` (and the operator's page) may send again, under a new tracking id.
+    public static let retryable: [RequestState] = [.rejected, .failed, .unresolved]
+
+    /// The states as an SQL list, `('queued', 'retrying')`, for a `state IN` condition.
+    public static func sqlList(_ states: [RequestState]) -> String {
+        "(" + states.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
     }
 
     public var description: String { rawValue }

@@ -131,9 +131,9 @@ import TestSupport
             ])
             defer { daemon.signal(SIGKILL) }
             try await eventually("two rows in flight, two claimed ahead") {
-                try harness.value("SELECT count(*) FROM requests WHERE state = 'submitting'") == "4"
+                let sent = await harness.sandbox.requestCount(path: orderPath)
+                return try sent == 2 && harness.value("SELECT count(*) FROM requests WHERE state = 'submitting'") == "4"
             }
-            #expect(await harness.sandbox.requestCount(path: orderPath) == 2)
             let tracking = try harness.rows("SELECT tracking_id FROM requests ORDER BY id").map { $0[0] }
             daemon.signal(SIGTERM)
             #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr.suffix(2000))")

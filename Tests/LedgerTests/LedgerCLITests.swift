@@ -242,7 +242,7 @@ struct Ledger {
 
         let before = try ledger.snapshot()
         for (id, message) in [
-            ("3", "request 3 is being submitted to Colt right now (state submitting); nothing was changed. Try again in a moment"),
+            ("3", "request 3 is being submitted to Colt right now, or is about to be (state submitting); nothing was changed. Try again in a moment"),
             ("4", "request 4 cannot be cancelled: Colt already accepted it (order ORD-4, state in_progress); nothing was changed"),
             ("5", "request 5 cannot be cancelled: Colt already accepted it (order ORD-5, state completed)"),
             ("6", "request 6 cannot be cancelled: it is failed, already settled"),
