@@ -4,7 +4,17 @@ import Synchronization
 /// Wakes the engine when another process writes the database, without polling: inotify on the
 /// database's directory, filtered to the database and its WAL. The engine still checks
 /// `PRAGMA data_version` (its own writes also touch the files) and falls back to a slow timer.
+///
+/// The daemon's own commits write the WAL many times each (two writes per page), and each write
+/// is an inotify event. So after an event that concerns the database the watcher waits
+/// ``coalescing`` before it reads again: meanwhile the kernel merges identical events (the same
+/// file modified again), and a burst of writes wakes the engine once, not once per page. The
+/// first event of a burst is passed on at once, so an operator's INSERT into an idle daemon is
+/// seen without delay.
 final class DatabaseWatcher: Sendable {
+    /// How long the watcher lets events gather after passing one on.
+    static let coalescing: Duration = .milliseconds(20)
+
     private let stopped = Atomic<Bool>(false)
     private let names: Set<String>
     private let directory: String
@@ -34,7 +44,10 @@ final class DatabaseWatcher: Sendable {
                 guard poll(&poller, 1, 500) > 0 else { continue }
                 let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 guard count > 0 else { continue }
-                if touchesDatabase(buffer[..<count]) { onChange() }
+                if touchesDatabase(buffer[..<count]) {
+                    onChange()
+                    usleep(UInt32(Self.coalescing / .microseconds(1)))
+                }
             }
         }
         thread.name = "colt-orders.watcher"
@@ -48,9 +61,12 @@ final class DatabaseWatcher: Sendable {
         var offset = events.startIndex
         let header = MemoryLayout<inotify_event>.size
         while offset + header <= events.endIndex {
-            let length = events.withUnsafeBytes { raw in
-                Int(raw.loadUnaligned(fromByteOffset: offset - events.startIndex + 12, as: UInt32.self))
+            let (mask, length) = events.withUnsafeBytes { raw in
+                (raw.loadUnaligned(fromByteOffset: offset - events.startIndex + 4, as: UInt32.self),
+                 Int(raw.loadUnaligned(fromByteOffset: offset - events.startIndex + 12, as: UInt32.self)))
             }
+            // The kernel's queue overflowed and events were dropped: one of them may be ours.
+            if mask & UInt32(IN_Q_OVERFLOW) != 0 { return true }
             let nameStart = offset + header
             let nameEnd = min(nameStart + length, events.endIndex)
             let name = String(decoding: events[nameStart..<nameEnd].prefix { $0 != 0 }, as: UTF8.self)

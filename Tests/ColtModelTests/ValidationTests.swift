@@ -41,6 +41,27 @@ import Testing
         #expect(TrackingID.random() != random)
     }
 
+    @Test func randomTrackingIDsAreVersion4UUIDsInLowerCase() throws {
+        let ids = (0..<2000).map { _ in TrackingID.random().text }
+        #expect(Set(ids).count == ids.count)
+        var seen = [Set<Character>](repeating: [], count: 36)
+        for id in ids {
+            #expect(id.hasPrefix("co-"))
+            let uuid = String(id.dropFirst(3))
+            #expect(uuid.count == 36, "\(id)")
+            #expect(UUID(uuidString: uuid)?.uuidString.lowercased() == uuid, "\(id) is a UUID in lower case")
+            for (index, character) in uuid.enumerated() { seen[index].insert(character) }
+        }
+        for (index, characters) in seen.enumerated() {
+            switch index {
+            case 8, 13, 18, 23: #expect(characters == ["-"])
+            case 14: #expect(characters == ["4"], "the version digit")
+            case 19: #expect(characters == ["8", "9", "a", "b"], "the variant digit")
+            default: #expect(characters.count == 16, "every hex digit appears at position \(index), leading zeros included")
+            }
+        }
+    }
+
     @Test func theBodyIsExactlyThePublishedShape() throws {
         let request = try OrderRequest(action: "return", country: "GB", rangeStart: "+442081324758", rangeEnd: nil, serviceProfile: "ANH")
         #expect(String(decoding: request.jsonBody(), as: UTF8.self) == #"{"numberRangeList":[{"numberRangeEnd":"+442081324758","numberRangeStart":"+442081324758"}],"productOffering":{"name":"Wholesale SIP"},"relatedParty":{"reseller":{"country":"GB","serviceProfile":"ANH"}}}"#)
