@@ -10,11 +10,14 @@ import OrderStore
 /// - it holds at most ``limit(maxInFlight:ratePerSecond:)`` rows: about 100 ms of sending at the
 ///   rate limit, never more than the places in flight, and none below 10 requests per second,
 ///   where one commit per request costs nothing that matters;
-/// - a row that waits ``maxWait`` (a pause, the breaker, Colt answering slowly) is put back as
-///   it was, as is every row in it when the engine stops (``RequestQueue/release(_:now:)``);
+/// - once its oldest row has waited ``maxWait`` (a pause, the breaker, Colt answering slowly)
+///   the window is put back as it was, as it is when the engine stops
+///   (``RequestQueue/release(_:now:)``); the engine then claims nothing ahead until an answer
+///   frees a place, so the rows stay `queued` (and cancellable) while Colt is slow;
 /// - after a crash its rows are recovered like any row left `submitting`: Colt's inventory is
-///   read before they are sent, and the interruption spends an attempt. Nothing is lost or sent
-///   twice; the price of a crash is one inventory read per row in the window.
+///   read before they are sent, the interruption spends an attempt, and the row keeps
+///   `outcome_unknown` (a later `retry` of it needs `--force`). Nothing is lost or sent twice;
+///   the price of a crash is one inventory read, and one attempt, per row in the window.
 struct ClaimWindow {
     /// How long a row may wait in the window before it is put back.
     static let maxWait = Duration.seconds(1)

@@ -125,6 +125,10 @@ public struct OrderEngine: Service {
         var lastVersionCheck = ContinuousClock.now
         /// Rows claimed ahead, sent as places free up.
         var window = ClaimWindow()
+        /// Set when rows claimed ahead waited their time and were put back: nothing is claimed
+        /// ahead again until an answer frees a place, or the same rows would be claimed and put
+        /// back every second while Colt is slow, shutting out an operator's cancel.
+        var aheadPaused = false
     }
 
     /// The engine's loop: each turn takes in what changed, then claims and starts rows, starts
@@ -156,7 +160,9 @@ public struct OrderEngine: Service {
             if !turn.window.isEmpty, case .claim(let count) = await state.plan(now: Date(), clock: clock, queueMayHaveWork: true) {
                 await send(turn.window.take(count), state: state, clock: clock, group: &group)
             }
-            try await putBack(turn.window.expire(at: clock), into: &turn, why: "waited \(ClaimWindow.maxWait) for a place in flight")
+            let expired = turn.window.expire(at: clock)
+            if !expired.isEmpty { turn.aheadPaused = true }
+            try await putBack(expired, into: &turn, why: "waited \(ClaimWindow.maxWait) for a place in flight")
             try await housekeeping(state: state, turn: &turn, clock: clock)
             try await takeInChanges(state: state, turn: &turn, clock: clock)
             if try await drained(state: state, turn: turn) { return }
@@ -165,7 +171,7 @@ public struct OrderEngine: Service {
             case .wait(let until):
                 // Every place busy, or a short wait for the rate limit: claim the rows that go next.
                 let room = await windowRoom(state: state, turn: turn)
-                if room > 0, turn.queueMayHaveWork, until.map({ Date().distance(to: $0) < ClaimWindow.maxWait.seconds }) ?? true {
+                if room > 0, turn.queueMayHaveWork, !turn.aheadPaused, until.map({ Date().distance(to: $0) < ClaimWindow.maxWait.seconds }) ?? true {
                     try await claimAndSubmit(0, ahead: room, state: state, turn: &turn, clock: clock, group: &group)
                     continue
                 }
@@ -186,7 +192,8 @@ public struct OrderEngine: Service {
                 if let deadline = turn.window.deadline { timeout = min(timeout, ContinuousClock.now.duration(to: deadline)) }
                 await wakeup.wait(timeout: max(timeout, .milliseconds(1)))
             case .claim(let count):
-                try await claimAndSubmit(count, ahead: await windowRoom(state: state, turn: turn), state: state, turn: &turn, clock: clock, group: &group)
+                let ahead = turn.aheadPaused ? 0 : await windowRoom(state: state, turn: turn)
+                try await claimAndSubmit(count, ahead: ahead, state: state, turn: &turn, clock: clock, group: &group)
             }
         }
     }
@@ -214,6 +221,7 @@ public struct OrderEngine: Service {
         }
         if state.takeCompletion() {
             turn.queueMayHaveWork = true
+            turn.aheadPaused = false
             if mode != .drain { turn.nextCheck = try await queue.earliestCheck() }
         }
         if let due = turn.nextRetry, due <= Date() {
@@ -287,15 +295,17 @@ public struct OrderEngine: Service {
         for row in batch.invalid {
             logger.error("invalid request, never sent", metadata: ["request": "\(row.id)", "state": "\(RequestState.invalid)", "error": "\(row.error)"])
         }
+        // The claimed rows are sent or in the window before any other query, which could
+        // throw and leave them claimed but in neither.
+        let now = batch.claimed.prefix(count)
+        turn.window.add(batch.claimed.dropFirst(count), at: clock)
+        await send(Array(now), state: state, clock: clock, group: &group)
         // Fewer than asked for, none of them invalid: nothing more can go until something
         // changes. (Rows found invalid took places in the batch: look again at once.)
         if batch.claimed.count < count + max(0, ahead), batch.invalid.isEmpty {
             turn.queueMayHaveWork = false
             turn.nextRetry = try await queue.earliestRetry(after: Date())
         }
-        let now = batch.claimed.prefix(count)
-        turn.window.add(batch.claimed.dropFirst(count), at: clock)
-        await send(Array(now), state: state, clock: clock, group: &group)
     }
 
     /// Starts a submission for each claimed row.

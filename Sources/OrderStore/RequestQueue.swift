@@ -395,7 +395,7 @@ public struct RequestQueue: Sendable {
                 var released = 0
                 for claim in claims {
                     // The open journal row first: the schema lets a row leave `submitting` for
-                    // the state it was claimed from only when it has none (schema 6).
+                    // `queued` only when no journal row carries its tracking id (schema 7).
                     let deleted = try db.run("""
                         DELETE FROM attempts WHERE id = ?1 AND request_id = ?2 AND ended_at IS NULL
                             AND (SELECT state FROM requests WHERE id = ?2) = 'submitting'

@@ -150,6 +150,44 @@ import TestSupport
         }
     }
 
+    /// Rows claimed ahead that waited a second for a place are put back, and are not claimed
+    /// ahead again until an answer frees a place: while Colt is slow they stay queued, so an
+    /// operator can cancel one, instead of being claimed and put back every second.
+    @Test func rowsPutBackWaitForAnAnswerBeforeTheyAreClaimedAheadAgain() async throws {
+        let numbers = londonNumbers(4)
+        let harness = try await DaemonHarness.start {
+            $0.inventory = activated(numbers)
+            $0.faults = [.latency(milliseconds: 8_000, path: .order, times: 2)]
+        }
+        try await harness.inScope {
+            try harness.createSchema()
+            try harness.insert(returns(numbers))
+            let daemon = try harness.launch("run", environment: [
+                "COLT_ORDERS_SUBMIT_MAX_IN_FLIGHT": "2", "COLT_ORDERS_SUBMIT_RATE_PER_SECOND": "100",
+                "COLT_ORDERS_SHUTDOWN_GRACE": "0.5", "COLT_ORDERS_API_REQUEST_TIMEOUT": "30",
+            ])
+            defer { daemon.signal(SIGKILL) }
+            try await eventually("two rows in flight, two claimed ahead") {
+                let sent = await harness.sandbox.requestCount(path: orderPath)
+                return try sent == 2 && harness.value("SELECT count(*) FROM requests WHERE state = 'submitting'") == "4"
+            }
+            try await eventually(timeout: .seconds(5), "the two claimed ahead are put back after a second") {
+                try harness.value("SELECT count(*) FROM requests WHERE state = 'queued'") == "2"
+            }
+            // Colt still holds the two in flight for several seconds: the two rows stay queued.
+            for _ in 0..<15 {
+                try await Task.sleep(for: .milliseconds(100))
+                #expect(try harness.value("SELECT group_concat(state) FROM (SELECT state FROM requests ORDER BY id)") == "submitting,submitting,queued,queued")
+            }
+            let cancelled = try run(builtBinary(), ["cancel", "--database", harness.database, "4"])
+            #expect(cancelled.status == 0, "\(cancelled.stderr)")
+            #expect(try harness.value("SELECT state FROM requests WHERE id = 4") == "cancelled")
+            #expect(await harness.sandbox.requestCount(path: orderPath) == 2, "nothing else was sent")
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr.suffix(2000))")
+        }
+    }
+
     /// Another of the daemon's services failing (the status endpoint's port is taken) stops the
     /// daemon at once with the reason, instead of leaving the engine running on its own.
     @Test func aFailingStatusEndpointStopsTheDaemon() async throws {

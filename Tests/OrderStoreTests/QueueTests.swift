@@ -158,6 +158,26 @@ import TestSupport
         #expect(try sqliteValue(path, "SELECT state FROM requests") == "submitting")
     }
 
+    /// After a 401 the refused attempt's journal row is closed before the resend's is opened: in
+    /// that moment the row has no open journal row, yet it is on its way to Colt again. Only a
+    /// claim whose tracking id no journal row carries may go back to the queue (schema 7).
+    @Test func aRowBetweenARefusedTokenAndItsResendCannotBePutBackByHand() async throws {
+        try insert("+442081324701")
+        let claim = try #require(try await queue.claimDue(now: Date(), limit: 1).claimed.first)
+        try await queue.record([AttemptRecord(
+            claim: claim, endedAt: Date(), httpStatus: 401, outcome: "unauthorized", detail: "HTTP 401", responseBody: nil,
+            durationMilliseconds: 5, mayHaveCreatedOrder: false, transition: .resendNow)])
+        #expect(try sqliteValue(path, "SELECT state || '|' || (SELECT count(*) FROM attempts WHERE ended_at IS NULL) FROM requests") == "submitting|0")
+        let refused = try sqlite3(path, "UPDATE requests SET state = 'queued' WHERE id = 1")
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("requests.state"), "\(refused.stderr)")
+        #expect(try await queue.release([claim], now: Date()) == 0, "its journal row is closed: not the claim's to take back")
+        #expect(try sqliteValue(path, "SELECT state FROM requests") == "submitting")
+        // The resend's journal row, as the engine opens it next.
+        _ = try await queue.reopen(claim, now: Date())
+        #expect(try sqliteValue(path, "SELECT count(*) FROM attempts WHERE ended_at IS NULL") == "1")
+    }
+
     @Test func aNULByteThatBypassedTheChecksMakesTheRowInvalid() async throws {
         _ = try sqlite3(path, """
             PRAGMA ignore_check_constraints = ON;
