@@ -26,25 +26,16 @@ public struct TrackingID: Sendable, Hashable, CustomStringConvertible {
     ///
     /// The 122 random bits come from `SystemRandomNumberGenerator` (`getrandom`), not from
     /// Foundation's `UUID()`, which on Linux opens, reads and closes `/dev/urandom` each time:
-    /// three system calls for every row the daemon claims.
+    /// three system calls for every row the daemon claims. Foundation still writes it out.
     public static func random() -> TrackingID {
         var generator = SystemRandomNumberGenerator()
-        var bytes = (generator.next() as UInt64, generator.next() as UInt64)
-        bytes.0 = (bytes.0 & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000  // version 4
-        bytes.1 = (bytes.1 & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // variant 10xx
-        let hex = hexDigits(bytes.0, count: 16) + hexDigits(bytes.1, count: 16)
-        var text = "co-"
-        for (index, digit) in hex.enumerated() {
-            if index == 8 || index == 12 || index == 16 || index == 20 { text.append("-") }
-            text.append(digit)
+        var words = (generator.next() as UInt64, generator.next() as UInt64)
+        let uuid = withUnsafeMutableBytes(of: &words) { bytes in
+            bytes[6] = (bytes[6] & 0x0F) | 0x40  // version 4
+            bytes[8] = (bytes[8] & 0x3F) | 0x80  // variant 10xx
+            return UUID(uuid: bytes.loadUnaligned(as: uuid_t.self))
         }
-        return TrackingID(text)!
-    }
-
-    /// `value` as `count` lower-case hexadecimal digits, zero-padded.
-    private static func hexDigits(_ value: UInt64, count: Int) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: count - digits.count) + digits
+        return TrackingID("co-" + uuid.uuidString.lowercased())!
     }
 
     public var description: String { text }

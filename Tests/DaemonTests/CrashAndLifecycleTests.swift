@@ -124,16 +124,8 @@ import TestSupport
         try await harness.inScope {
             try harness.createSchema()
             try harness.insert(returns(numbers))
-            // Two places in flight; at 100 requests a second, two more rows wait claimed.
-            let daemon = try harness.launch("run", environment: [
-                "COLT_ORDERS_SUBMIT_MAX_IN_FLIGHT": "2", "COLT_ORDERS_SUBMIT_RATE_PER_SECOND": "100",
-                "COLT_ORDERS_SHUTDOWN_GRACE": "0.5", "COLT_ORDERS_API_REQUEST_TIMEOUT": "30",
-            ])
+            let daemon = try await launchWithTwoInFlightAndTwoClaimedAhead(harness)
             defer { daemon.signal(SIGKILL) }
-            try await eventually("two rows in flight, two claimed ahead") {
-                let sent = await harness.sandbox.requestCount(path: orderPath)
-                return try sent == 2 && harness.value("SELECT count(*) FROM requests WHERE state = 'submitting'") == "4"
-            }
             let tracking = try harness.rows("SELECT tracking_id FROM requests ORDER BY id").map { $0[0] }
             daemon.signal(SIGTERM)
             #expect(try await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.stderr.suffix(2000))")
@@ -150,6 +142,25 @@ import TestSupport
         }
     }
 
+    /// Starts the daemon with two places in flight at 100 requests a second, so that two more
+    /// rows wait claimed ahead, and returns once two are at Colt and four are `submitting`.
+    func launchWithTwoInFlightAndTwoClaimedAhead(_ harness: DaemonHarness) async throws -> DaemonProcess {
+        let daemon = try harness.launch("run", environment: [
+            "COLT_ORDERS_SUBMIT_MAX_IN_FLIGHT": "2", "COLT_ORDERS_SUBMIT_RATE_PER_SECOND": "100",
+            "COLT_ORDERS_SHUTDOWN_GRACE": "0.5", "COLT_ORDERS_API_REQUEST_TIMEOUT": "30",
+        ])
+        do {
+            try await eventually("two rows in flight, two claimed ahead") {
+                let sent = await harness.sandbox.requestCount(path: orderPath)
+                return try sent == 2 && harness.value("SELECT count(*) FROM requests WHERE state = 'submitting'") == "4"
+            }
+        } catch {
+            daemon.signal(SIGKILL)
+            throw error
+        }
+        return daemon
+    }
+
     /// Rows claimed ahead that waited a second for a place are put back, and are not claimed
     /// ahead again until an answer frees a place: while Colt is slow they stay queued, so an
     /// operator can cancel one, instead of being claimed and put back every second.
@@ -162,15 +173,8 @@ import TestSupport
         try await harness.inScope {
             try harness.createSchema()
             try harness.insert(returns(numbers))
-            let daemon = try harness.launch("run", environment: [
-                "COLT_ORDERS_SUBMIT_MAX_IN_FLIGHT": "2", "COLT_ORDERS_SUBMIT_RATE_PER_SECOND": "100",
-                "COLT_ORDERS_SHUTDOWN_GRACE": "0.5", "COLT_ORDERS_API_REQUEST_TIMEOUT": "30",
-            ])
+            let daemon = try await launchWithTwoInFlightAndTwoClaimedAhead(harness)
             defer { daemon.signal(SIGKILL) }
-            try await eventually("two rows in flight, two claimed ahead") {
-                let sent = await harness.sandbox.requestCount(path: orderPath)
-                return try sent == 2 && harness.value("SELECT count(*) FROM requests WHERE state = 'submitting'") == "4"
-            }
             try await eventually(timeout: .seconds(5), "the two claimed ahead are put back after a second") {
                 try harness.value("SELECT count(*) FROM requests WHERE state = 'queued'") == "2"
             }
