@@ -68,9 +68,20 @@ public struct HTTPExchange: Sendable {
 
     /// The first value of the header `name` (case-insensitive), or `nil`.
     public func header(_ name: String) -> String? {
-        let wanted = name.lowercased()
-        return headers.first { $0.name.lowercased() == wanted }?.value
+        headers.first { $0.name.equalsIgnoringASCIICase(name) }?.value
     }
+}
+
+extension String {
+    /// Equal byte for byte, ASCII letters compared without case: how HTTP header names compare.
+    func equalsIgnoringASCIICase(_ other: String) -> Bool {
+        utf8.elementsEqual(other.utf8) { asciiLowercased($0) == asciiLowercased($1) }
+    }
+}
+
+/// `byte` with an ASCII capital letter made small.
+func asciiLowercased(_ byte: UInt8) -> UInt8 {
+    (0x41...0x5A).contains(byte) ? byte | 0x20 : byte
 }
 
 /// Why an HTTP exchange did not complete.

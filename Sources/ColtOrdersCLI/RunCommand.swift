@@ -148,6 +148,10 @@ enum Daemon {
         do {
             database = try Database(path: settings.databasePath)
             let report = try database.useNow { try Migrator.migrate($0) }
+            // The daemon's statements keep their temporary tables (the claim's UNION, statement
+            // journals) in memory, not in files under /var/tmp: a drain wrote about 4 pages a
+            // request to such files. Each of its queries is bounded by its LIMIT or by one row.
+            try database.useNow { try $0.execute("PRAGMA temp_store = MEMORY") }
             if !report.applied.isEmpty {
                 logger.notice("database schema migrated", metadata: ["database": "\(settings.databasePath)", "applied": "\(report.applied)", "version": "\(report.version)"])
             }

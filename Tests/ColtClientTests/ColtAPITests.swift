@@ -194,4 +194,15 @@ struct ColtAPITests {
         #expect(String(reflecting: secret) == "<redacted>")
         #expect(secret.value == "hunter2-password")
     }
+
+    @Test func redactionReplacesEveryOccurrenceByteForByte() {
+        let secrets = ["s3cret", "tok-é9"]
+        #expect(ColtAPI.redact("s3cret", secrets) == "<redacted>")
+        #expect(ColtAPI.redact("as3crets3cret!", secrets) == "a<redacted><redacted>!")
+        #expect(ColtAPI.redact("x tok-é9 y s3cre", secrets) == "x <redacted> y s3cre")
+        #expect(ColtAPI.redact("ss3cret", secrets) == "s<redacted>", "a match after a false start")
+        #expect(ColtAPI.redact("nothing here", secrets) == "nothing here")
+        #expect(ColtAPI.redact("abc", ["abc"]) == "abc", "secrets under 4 bytes are not searched")
+        #expect(ColtAPI.redact("", secrets) == "")
+    }
 }

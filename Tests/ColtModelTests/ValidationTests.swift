@@ -41,8 +41,11 @@ import Testing
         #expect(TrackingID.random() != random)
     }
 
-    @Test func randomTrackingIDsAreVersion4UUIDsInLowerCase() throws {
-        let ids = (0..<2000).map { _ in TrackingID.random().text }
+    @Test func randomTrackingIDsAreVersion7UUIDsInLowerCase() throws {
+        // Times over the whole 48-bit range (to the year 10889), so every hex digit of the time shows up.
+        let ids = (0..<2000).map { _ in
+            TrackingID.random(now: Date(timeIntervalSince1970: Double(UInt64.random(in: 0..<(1 << 48))) / 1000)).text
+        }
         #expect(Set(ids).count == ids.count)
         var seen = [Set<Character>](repeating: [], count: 36)
         for id in ids {
@@ -55,11 +58,21 @@ import Testing
         for (index, characters) in seen.enumerated() {
             switch index {
             case 8, 13, 18, 23: #expect(characters == ["-"])
-            case 14: #expect(characters == ["4"], "the version digit")
+            case 14: #expect(characters == ["7"], "the version digit")
             case 19: #expect(characters == ["8", "9", "a", "b"], "the variant digit")
             default: #expect(characters.count == 16, "every hex digit appears at position \(index), leading zeros included")
             }
         }
+    }
+
+    @Test func randomTrackingIDsSortByTheirTimeAndCarryIt() throws {
+        let start = Date(timeIntervalSince1970: 1_796_000_000.123)
+        let ids = (0..<500).map { TrackingID.random(now: start.addingTimeInterval(Double($0) * 0.002)).text }
+        #expect(ids == ids.sorted(), "ids made later sort later: new ids go to the end of an index")
+        let sameMillisecond = (0..<500).map { _ in TrackingID.random(now: start).text }
+        #expect(Set(sameMillisecond).count == 500, "74 random bits tell ids of one millisecond apart")
+        let hex = ids[0].dropFirst(3).filter { $0 != "-" }.prefix(12)
+        #expect(UInt64(hex, radix: 16) == 1_796_000_000_123, "the first 48 bits are the Unix time in milliseconds")
     }
 
     @Test func theBodyIsExactlyThePublishedShape() throws {
@@ -69,5 +82,18 @@ import Testing
         let text = String(decoding: without.jsonBody(), as: UTF8.self)
         #expect(!text.contains("serviceProfile"), "the key is omitted, never null: \(text)")
         #expect(text.contains(#""numberRangeEnd":"+33123456790""#))
+    }
+
+    @Test func theBodyEscapesWhatJSONMustEscape() throws {
+        let range = try NumberRange(start: "+442081324758", end: nil)
+        for profile in ["ANH", #"a"b"#, #"back\slash"#, "a/b", "tab\there", "line\nbreak", "\u{01}\u{1F}", "é€𝄞", #"\""#] {
+            let request = OrderRequest(action: .return, country: .GB, range: range, serviceProfile: profile)
+            let body = request.jsonBody()
+            let object = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any], "\(profile): \(String(decoding: body, as: UTF8.self))")
+            let reseller = (object["relatedParty"] as? [String: Any])?["reseller"] as? [String: Any]
+            #expect(reseller?["serviceProfile"] as? String == profile, "\(String(decoding: body, as: UTF8.self))")
+            #expect(reseller?["country"] as? String == "GB")
+            #expect(!body.contains(where: { $0 < 0x20 }), "no raw control byte is sent")
+        }
     }
 }
