@@ -363,14 +363,8 @@ public struct RequestQueue: Sendable {
                         continue
                     }
                     let firstAttempt = row.firstAttempt.flatMap(Timestamp.date) ?? now
-                    try db.run("""
-                        UPDATE requests SET state = 'submitting', tracking_id = ?2, updated_at = ?3,
-                            first_attempt_at = coalesce(first_attempt_at, ?3), next_attempt_at = NULL
-                        WHERE id = ?1
-                        """, [.integer(id), .text(trackingID.text), .text(stamp)])
-                    try db.run(
-                        "INSERT INTO attempts (request_id, attempt, tracking_id, started_at) VALUES (?1, ?2, ?3, ?4)",
-                        [.integer(id), .integer(Int64(row.attempts + 1)), .text(trackingID.text), .text(stamp)])
+                    try db.run(Self.claimSQL, [.integer(id), .text(trackingID.text), .text(stamp)])
+                    try db.run(Self.openJournalSQL, [.integer(id), .integer(Int64(row.attempts + 1)), .text(trackingID.text), .text(stamp)])
                     batch.claimed.append(ClaimedRequest(
                         id: id, request: request, trackingID: trackingID, attempt: row.attempts + 1,
                         journalID: db.lastInsertedRowID, outcomeUnknown: row.unknown, firstAttemptAt: firstAttempt,
@@ -439,30 +433,62 @@ public struct RequestQueue: Sendable {
         }
     }
 
+    // The statements every order goes through, named so that HotPathPlanTests can check what
+    // SQLite makes of them (no temporary b-trees; see migration 8).
+
+    /// A claim: `?1` id, `?2` tracking id, `?3` now.
+    static let claimSQL = """
+        UPDATE requests SET state = 'submitting', tracking_id = ?2, updated_at = ?3,
+            first_attempt_at = coalesce(first_attempt_at, ?3), next_attempt_at = NULL
+        WHERE id = ?1
+        """
+
+    /// The open journal row of an attempt: `?1` request id, `?2` attempt, `?3` tracking id, `?4` now.
+    static let openJournalSQL = "INSERT INTO attempts (request_id, attempt, tracking_id, started_at) VALUES (?1, ?2, ?3, ?4)"
+
+    /// An attempt's journal row closed with its outcome: `?1` journal id, then the columns in order.
+    static let closeJournalSQL = """
+        UPDATE attempts SET ended_at = ?2, http_status = ?3, outcome = ?4, colt_code = ?5, colt_reason = ?6,
+            colt_message = ?7, detail = ?8, response_body = ?9, duration_ms = ?10, evidence = ?11
+        WHERE id = ?1
+        """
+
+    /// An accepted order recorded: `?1` id, `?2` order id, `?3` order status, `?4` now, `?5` first
+    /// check, `?6` 1 when the attempt is spent. Refused (0 rows) when another row holds the order.
+    static let acceptedSQL = """
+        UPDATE requests SET state = 'in_progress', order_id = ?2, order_status = ?3, attempts = attempts + ?6,
+            last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4, next_check_at = ?5
+        WHERE id = ?1 AND state = 'submitting' AND NOT EXISTS (SELECT 1 FROM requests o WHERE o.order_id = ?2 AND o.id <> ?1)
+        """
+
     /// The SQL condition that request `r` may be sent now: no earlier row whose range overlaps
     /// it is still waiting for Colt, and no later one is in flight or may have made an order
-    /// (a row an operator sent again with `retry` is older than rows queued since). Two scans of the partial indexes:
-    /// waiting rows below `r.id`, and the few rows `submitting`.
-    static let free = """
-        NOT EXISTS (SELECT 1 FROM requests o
-                    WHERE o.state IN ('queued', 'submitting', 'retrying', 'reconciling') AND o.id < r.id
-                      AND length(o.range_start) = length(r.range_start)
-                      AND o.range_start <= coalesce(r.range_end, r.range_start)
-                      AND coalesce(o.range_end, o.range_start) >= r.range_start)
-        AND NOT EXISTS (SELECT 1 FROM requests o
-                    WHERE o.state IN ('submitting', 'reconciling') AND o.id > r.id
-                      AND length(o.range_start) = length(r.range_start)
-                      AND o.range_start <= coalesce(r.range_end, r.range_start)
-                      AND coalesce(o.range_end, o.range_start) >= r.range_start)
-        """
+    /// (a row an operator sent again with `retry` is older than rows queued since).
+    ///
+    /// One `NOT EXISTS` for each state, each a seek of `requests_state` (state, then id) from
+    /// `r.id` down or up: `o.state IN ('queued', 'submitting', ...)` would have SQLite build a
+    /// temporary b-tree of the states each time the condition runs, which is once for each
+    /// row a claim looks at.
+    static let free: String = {
+        func noOverlapping(_ state: RequestState, _ comparison: String) -> String {
+            """
+            NOT EXISTS (SELECT 1 FROM requests o
+                        WHERE o.state = '\(state.rawValue)' AND o.id \(comparison) r.id
+                          AND length(o.range_start) = length(r.range_start)
+                          AND o.range_start <= coalesce(r.range_end, r.range_start)
+                          AND coalesce(o.range_end, o.range_start) >= r.range_start)
+            """
+        }
+        let earlier: [RequestState] = [.queued, .submitting, .retrying, .reconciling]
+        let later: [RequestState] = [.submitting, .reconciling]
+        return (earlier.map { noOverlapping($0, "<") } + later.map { noOverlapping($0, ">") }).joined(separator: "\nAND ")
+    }()
 
     /// Opens a fresh journal row for an immediate resend of a claimed request under a new
     /// token (after a 401); the row stays `submitting` and the attempt number is unchanged.
     public func reopen(_ claim: ClaimedRequest, now: Date) async throws -> ClaimedRequest {
         try await database.use { db in
-            try db.run(
-                "INSERT INTO attempts (request_id, attempt, tracking_id, started_at) VALUES (?1, ?2, ?3, ?4)",
-                [.integer(claim.id), .integer(Int64(claim.attempt)), .text(claim.trackingID.text), .text(Timestamp.string(now))])
+            try db.run(Self.openJournalSQL, [.integer(claim.id), .integer(Int64(claim.attempt)), .text(claim.trackingID.text), .text(Timestamp.string(now))])
             var reopened = claim
             reopened.journalID = db.lastInsertedRowID
             return reopened
@@ -662,11 +688,7 @@ public struct RequestQueue: Sendable {
     /// not recorded, and the caller says so loudly.
     private static func write(_ record: AttemptRecord, to db: Connection) throws -> Bool {
         let ended = Timestamp.string(record.endedAt)
-        try db.run("""
-            UPDATE attempts SET ended_at = ?2, http_status = ?3, outcome = ?4, colt_code = ?5, colt_reason = ?6,
-                colt_message = ?7, detail = ?8, response_body = ?9, duration_ms = ?10, evidence = ?11
-            WHERE id = ?1
-            """, [
+        try db.run(Self.closeJournalSQL, [
                 .integer(record.claim.journalID), .text(ended), .integer(record.httpStatus), .text(record.outcome),
                 .text(record.coltCode), .text(record.coltReason), .text(record.coltMessage), .text(record.detail),
                 .text(record.responseBody), .integer(record.durationMilliseconds), .text(record.evidence),
@@ -693,11 +715,7 @@ public struct RequestQueue: Sendable {
         var changed = 1
         switch record.transition {
         case .accepted(let orderID, let orderStatus):
-            changed = try db.run("""
-                UPDATE requests SET state = 'in_progress', order_id = ?2, order_status = ?3, attempts = attempts + ?6,
-                    last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4, next_check_at = ?5
-                WHERE id = ?1 AND state = 'submitting' AND NOT EXISTS (SELECT 1 FROM requests o WHERE o.order_id = ?2 AND o.id <> ?1)
-                """, [id, .text(orderID), .text(orderStatus), .text(ended), .text(Timestamp.string(record.firstCheckAt ?? record.endedAt)), spent])
+            changed = try db.run(Self.acceptedSQL, [id, .text(orderID), .text(orderStatus), .text(ended), .text(Timestamp.string(record.firstCheckAt ?? record.endedAt)), spent])
             if changed == 0, let holder = try db.first("SELECT id FROM requests WHERE order_id = ?1 AND id <> ?2", [.text(orderID), id], { $0.integer(0) }) {
                 // Two rows never hold one order (invariant 9): this one reads the inventory again.
                 changed = try db.run("""
