@@ -347,7 +347,8 @@ public struct OrderEngine: Service {
             do { return .success(try await queue.claimDue(now: Date(), limit: room, maxRangeSize: maxRangeSize)) }
             catch { return .failure(error) }
         }()
-        while !done.isSet {
+        // (Once cancelled, a wait returns at once: then only the claim's end is waited for.)
+        while !done.isSet, !Task.isCancelled {
             await wakeup.wait(timeout: .milliseconds(100))
             await sendFromWindow(state: state, turn: &turn, group: &group)
         }
