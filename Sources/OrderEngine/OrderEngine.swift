@@ -319,11 +319,11 @@ public struct OrderEngine: Service {
         await send(turn.window.take(count), state: state, clock: clock, group: &group)
     }
 
-    /// Claims up to `room` rows into the window while every place is busy. The claim runs in a
-    /// child task, and meanwhile this loop goes on sending rows already in the window into the
-    /// places answers free: otherwise each answer that arrived during a claim's commit (an
-    /// fsync) waited for it, which under 100 ms of latency kept Colt's 32 places 3% short of
-    /// full. Nothing else happens until the claim is committed and its rows are in the window.
+    /// Claims up to `room` rows into the window while every place is busy, sending from the
+    /// window meanwhile (``servingWindow(state:turn:group:_:)``): otherwise each answer that
+    /// arrived during a claim's commit (an fsync) waited for it, which under 100 ms of latency
+    /// kept Colt's 32 places 3% short of full. Nothing else happens until the claim is
+    /// committed and its rows are in the window.
     private func claimAhead(_ room: Int, state: EngineState, turn: inout Turn,
                             group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
         if try await !queue.hasDue(now: Date()) {
@@ -337,31 +337,16 @@ public struct OrderEngine: Service {
             await tokenFailed(error, state: state)
             return
         }
-        let (queue, wakeup, maxRangeSize) = (self.queue, self.wakeup, await state.configuration.maxRangeSize)
-        let done = ClaimDone()
-        async let claiming: Result<ClaimBatch, any Error> = {
-            defer {
-                done.set()
-                wakeup.signal()
-            }
-            do { return .success(try await queue.claimDue(now: Date(), limit: room, maxRangeSize: maxRangeSize)) }
-            catch { return .failure(error) }
-        }()
-        // (Once cancelled, a wait returns at once: then only the claim's end is waited for.)
-        while !done.isSet, !Task.isCancelled {
-            await wakeup.wait(timeout: .milliseconds(100))
-            await sendFromWindow(state: state, turn: &turn, group: &group)
-        }
+        let (queue, maxRangeSize) = (self.queue, await state.configuration.maxRangeSize)
         let batch: ClaimBatch
-        switch await claiming {
-        case .success(let claimed):
-            batch = claimed
-        case .failure(let error as DatabaseError) where error.isBusy:
+        do {
+            batch = try await servingWindow(state: state, turn: &turn, group: &group) {
+                try await queue.claimDue(now: Date(), limit: room, maxRangeSize: maxRangeSize)
+            }
+        } catch let error as DatabaseError where error.isBusy {
             locked.met("claim rows", error: error)
             await wakeup.wait(timeout: LockedDatabase.retryInterval)
             return
-        case .failure(let error):
-            throw error
         }
         locked.passed("claim rows")
         for row in batch.invalid {
@@ -372,6 +357,28 @@ public struct OrderEngine: Service {
             turn.queueMayHaveWork = false
             turn.nextRetry = try await queue.earliestRetry(after: Date())
         }
+    }
+
+    /// Runs `operation`, a database call that may wait behind a commit, in a child task, and
+    /// meanwhile goes on sending rows from the window into the places answers free (once
+    /// cancelled, a wait returns at once: then only the operation's end is waited for). With
+    /// the window empty there is nothing to send, and the call is simply awaited.
+    private func servingWindow<T: Sendable>(state: EngineState, turn: inout Turn, group: inout ThrowingDiscardingTaskGroup<any Error>,
+                                            _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        guard !turn.window.isEmpty else { return try await operation() }
+        let (done, wakeup) = (OperationDone(), self.wakeup)
+        async let running: Result<T, any Error> = {
+            defer {
+                done.set()
+                wakeup.signal()
+            }
+            do { return .success(try await operation()) } catch { return .failure(error) }
+        }()
+        while !done.isSet, !Task.isCancelled, !turn.window.isEmpty {
+            await wakeup.wait(timeout: .milliseconds(100))
+            await sendFromWindow(state: state, turn: &turn, group: &group)
+        }
+        return try await running.get()
     }
 
     /// Starts a submission for each claimed row.
@@ -879,9 +886,9 @@ extension TimeInterval {
     var duration: Duration { .milliseconds(Int64((self * 1000).rounded(.up))) }
 }
 
-/// Set once by ``OrderEngine``'s claim ahead when its claim has ended, read by the loop that
+/// Set once when ``OrderEngine``'s `servingWindow` operation has ended, read by the loop that
 /// sends from the window meanwhile.
-private final class ClaimDone: Sendable {
+private final class OperationDone: Sendable {
     private let done = Atomic<Bool>(false)
     var isSet: Bool { done.load(ordering: .acquiring) }
     func set() { done.store(true, ordering: .releasing) }
