@@ -17,7 +17,7 @@
 -- (The CHECK on requests.state is such a list too; changing it would mean rebuilding the
 -- table, so it stays: one temporary b-tree for each UPDATE that sets the state.)
 
-DROP INDEX requests_waiting;
+DROP INDEX IF EXISTS requests_waiting;
 
 DROP TRIGGER requests_daemon_columns;
 

@@ -23,8 +23,9 @@ extension OrderRequest {
         return Data(json.utf8)
     }
 
-    /// `text` as a JSON string literal: quotes, backslashes and control characters escaped
-    /// (RFC 8259 section 7); everything else, `/` and non-ASCII included, as it is.
+    /// `text` as a JSON string literal, as JSONEncoder writes it: quotes, backslashes and control
+    /// characters escaped (RFC 8259 section 7), the short forms where JSON has one; everything
+    /// else, `/` and non-ASCII included, as it is.
     static func appendString(_ text: String, to json: inout String) {
         json.append("\"")
         for scalar in text.unicodeScalars {
@@ -34,6 +35,8 @@ extension OrderRequest {
             case "\n": json += "\\n"
             case "\r": json += "\\r"
             case "\t": json += "\\t"
+            case "\u{08}": json += "\\b"
+            case "\u{0C}": json += "\\f"
             case _ where scalar.value < 0x20:
                 let hex = String(scalar.value, radix: 16)
                 json += "\\u" + String(repeating: "0", count: 4 - hex.utf8.count) + hex

@@ -148,9 +148,10 @@ enum Daemon {
         do {
             database = try Database(path: settings.databasePath)
             let report = try database.useNow { try Migrator.migrate($0) }
-            // The daemon's statements keep their temporary tables (the claim's UNION, statement
-            // journals) in memory, not in files under /var/tmp: a drain wrote about 4 pages a
-            // request to such files. Each of its queries is bounded by its LIMIT or by one row.
+            // The temporary b-trees SQLite builds for the daemon's statements (the state CHECK's
+            // list, the claim's UNION) stay in memory instead of spilling to files under /var/tmp:
+            // 0.35 writes a request in a drain without this (3.7 before schema 8). Each of the
+            // daemon's queries is bounded by its LIMIT or by one row, so memory stays small.
             try database.useNow { try $0.execute("PRAGMA temp_store = MEMORY") }
             if !report.applied.isEmpty {
                 logger.notice("database schema migrated", metadata: ["database": "\(settings.databasePath)", "applied": "\(report.applied)", "version": "\(report.version)"])

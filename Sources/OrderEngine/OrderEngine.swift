@@ -313,9 +313,11 @@ public struct OrderEngine: Service {
 
     /// Rows claimed ahead go into the places answers have freed, as many as the breaker and the
     /// rate limit allow.
+    /// Nothing is sent once the engine is stopping or has failed: the rows are put back.
     private func sendFromWindow(state: EngineState, turn: inout Turn, group: inout ThrowingDiscardingTaskGroup<any Error>) async {
         let clock = ContinuousClock.now
-        guard !turn.window.isEmpty, case .claim(let count) = await state.plan(now: Date(), clock: clock, queueMayHaveWork: true) else { return }
+        guard !turn.window.isEmpty, !state.stopRequested, await state.fatalError == nil,
+              case .claim(let count) = await state.plan(now: Date(), clock: clock, queueMayHaveWork: true) else { return }
         await send(turn.window.take(count), state: state, clock: clock, group: &group)
     }
 
@@ -344,8 +346,9 @@ public struct OrderEngine: Service {
                 try await queue.claimDue(now: Date(), limit: room, maxRangeSize: maxRangeSize)
             }
         } catch let error as DatabaseError where error.isBusy {
+            // A sleep, not a wait for the wakeup: the claim's own end left a signal pending.
             locked.met("claim rows", error: error)
-            await wakeup.wait(timeout: LockedDatabase.retryInterval)
+            try? await Task.sleep(for: LockedDatabase.retryInterval)
             return
         }
         locked.passed("claim rows")
