@@ -567,7 +567,6 @@ private final class Transfer: @unchecked Sendable {
         return bytes[first...last]
     }
 
-
     // MARK: Results
 
     func completedExchange(_ easy: UnsafeMutableRawPointer, result: CURLcode) -> HTTPExchange {

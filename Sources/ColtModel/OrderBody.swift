@@ -7,7 +7,7 @@ extension OrderRequest {
     ///
     /// Written out by hand, keys in sorted order as JSONEncoder's `.sortedKeys` would put
     /// them: one body is built per send, and JSONEncoder cost more than the rest of building
-    /// the request. ModelTests decode it back to check the escaping.
+    /// the request. ValidationTests compare it with JSONEncoder's bytes.
     public func jsonBody() -> Data {
         var json = #"{"numberRangeList":[{"numberRangeEnd":"#
         Self.appendString(range.end.text, to: &json)

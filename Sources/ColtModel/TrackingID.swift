@@ -34,7 +34,7 @@ public struct TrackingID: Sendable, Hashable, CustomStringConvertible {
     /// Foundation's `UUID()`, which on Linux opens, reads and closes `/dev/urandom` each time.
     public static func random(now: Date = Date()) -> TrackingID {
         var generator = SystemRandomNumberGenerator()
-        let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1000)) & 0xFFFF_FFFF_FFFF
+        let milliseconds = UInt64(min(max(0, now.timeIntervalSince1970 * 1000), Double(0xFFFF_FFFF_FFFF)))
         var words = ((milliseconds << 16).bigEndian, generator.next() as UInt64)
         let uuid = withUnsafeMutableBytes(of: &words) { bytes in
             // Bytes 0-5: the time, big-endian; 6-7: the version and 12 random bits; 8-15: random.

@@ -73,6 +73,11 @@ import Testing
         #expect(Set(sameMillisecond).count == 500, "74 random bits tell ids of one millisecond apart")
         let hex = ids[0].dropFirst(3).filter { $0 != "-" }.prefix(12)
         #expect(UInt64(hex, radix: 16) == 1_796_000_000_123, "the first 48 bits are the Unix time in milliseconds")
+        // A clock far off either way gives the nearest time the 48 bits hold, never a trap.
+        let late = TrackingID.random(now: Date(timeIntervalSince1970: 1e300)).text.dropFirst(3).filter { $0 != "-" }
+        #expect(late.hasPrefix("ffffffffffff7"))
+        let early = TrackingID.random(now: Date(timeIntervalSince1970: -1e6)).text.dropFirst(3).filter { $0 != "-" }
+        #expect(early.hasPrefix("0000000000007"))
     }
 
     @Test func theBodyIsExactlyThePublishedShape() throws {
