@@ -128,10 +128,10 @@ public struct RangeInventory: Sendable, Equatable {
     /// The evidence as compact JSON, for the journal:
     /// `{"numbers":3,"answered":3,"statuses":{"Quarantined":3},"orders":[{"id":"ORD-1","numbers":3,"status":"In progress"}]}`.
     public var evidenceJSON: String {
-        let statuses = self.statuses.prefix(50).map { JSONValue.quotedString($0.status ?? "") + ":\($0.numbers)" }
+        let statuses = self.statuses.prefix(50).map { JSONString.quoted($0.status ?? "") + ":\($0.numbers)" }
         let orders = self.orders.prefix(50).map { order in
-            "{\"id\":\(JSONValue.quotedString(order.id)),\"numbers\":\(order.numbers)"
-                + (order.status.map { ",\"status\":\(JSONValue.quotedString($0))" } ?? "") + "}"
+            "{\"id\":\(JSONString.quoted(order.id)),\"numbers\":\(order.numbers)"
+                + (order.status.map { ",\"status\":\(JSONString.quoted($0))" } ?? "") + "}"
         }
         return "{\"numbers\":\(count),\"answered\":\(answered),\"pages\":\(pages),\"statuses\":{\(statuses.joined(separator: ","))},\"orders\":[\(orders.joined(separator: ","))]}"
     }
@@ -209,7 +209,7 @@ extension InventoryAnswer {
     public var evidence: String? {
         switch self {
         case .read(let inventory): inventory.evidenceJSON
-        case .couldNotTell(let why): "{\"error\":\(JSONValue.quotedString(why))}"
+        case .couldNotTell(let why): "{\"error\":\(JSONString.quoted(why))}"
         case .unauthorized: "{\"error\":\"HTTP 401\"}"
         }
     }

@@ -1,3 +1,5 @@
+import ColtModel
+
 /// A parsed JSON value. The parser is small, bounded and total: any bytes give a value or
 /// `nil`, never a crash (nesting is capped, numbers are kept as text).
 enum JSONValue: Sendable, Equatable {
@@ -55,29 +57,11 @@ enum JSONValue: Sendable, Equatable {
         case .null: return "null"
         case let .bool(b): return b ? "true" : "false"
         case let .number(n): return n
-        case let .string(s): return Self.quotedString(s)
+        case let .string(s): return JSONString.quoted(s)
         case let .array(items): return "[" + items.map(\.compactText).joined(separator: ",") + "]"
         case let .object(members):
-            return "{" + members.map { Self.quotedString($0.0) + ":" + $0.1.compactText }.joined(separator: ",") + "}"
+            return "{" + members.map { JSONString.quoted($0.0) + ":" + $0.1.compactText }.joined(separator: ",") + "}"
         }
-    }
-
-    static func quotedString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     private struct Parser {

@@ -267,24 +267,30 @@ public struct OrderEngine: Service {
         }
     }
 
+    /// Whether a claim may go ahead: something is due, and there is a token. Nothing due (say,
+    /// only rows retrying later): no token is asked for, so an idle or draining daemon never
+    /// asks Colt for one in vain. A token first: without one nothing can be sent, and no row
+    /// spends an attempt.
+    private func readyToClaim(state: EngineState, turn: inout Turn) async throws -> Bool {
+        if try await !queue.hasDue(now: Date()) {
+            turn.queueMayHaveWork = false
+            turn.nextRetry = try await queue.earliestRetry(after: Date())
+            return false
+        }
+        do {
+            _ = try await tokens.token()
+            return true
+        } catch {
+            await tokenFailed(error, state: state)
+            return false
+        }
+    }
+
     /// Claims up to `count + ahead` due rows (their tracking ids committed), starts a submission
     /// for the first `count`, and keeps the rest in the claim window.
     private func claimAndSubmit(_ count: Int, ahead: Int, state: EngineState, turn: inout Turn, clock: ContinuousClock.Instant,
                                 group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
-        // Nothing due (say, only rows retrying later): no token is needed, so an idle or
-        // draining daemon never asks Colt for one in vain.
-        if try await !queue.hasDue(now: Date()) {
-            turn.queueMayHaveWork = false
-            turn.nextRetry = try await queue.earliestRetry(after: Date())
-            return
-        }
-        // A token first: without one nothing can be sent, and no row spends an attempt.
-        do {
-            _ = try await tokens.token()
-        } catch {
-            await tokenFailed(error, state: state)
-            return
-        }
+        guard try await readyToClaim(state: state, turn: &turn) else { return }
         let batch: ClaimBatch
         do {
             batch = try await queue.claimDue(now: Date(), limit: count + max(0, ahead), maxRangeSize: await state.configuration.maxRangeSize)
@@ -328,17 +334,7 @@ public struct OrderEngine: Service {
     /// committed and its rows are in the window.
     private func claimAhead(_ room: Int, state: EngineState, turn: inout Turn,
                             group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
-        if try await !queue.hasDue(now: Date()) {
-            turn.queueMayHaveWork = false
-            turn.nextRetry = try await queue.earliestRetry(after: Date())
-            return
-        }
-        do {
-            _ = try await tokens.token()
-        } catch {
-            await tokenFailed(error, state: state)
-            return
-        }
+        guard try await readyToClaim(state: state, turn: &turn) else { return }
         let (queue, maxRangeSize) = (self.queue, await state.configuration.maxRangeSize)
         let batch: ClaimBatch
         do {
