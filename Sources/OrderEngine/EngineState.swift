@@ -1,4 +1,5 @@
 import Foundation
+import OrderStore
 import Synchronization
 
 /// The engine's shared state: requests in flight, pacing, pauses, and the first fatal error.
@@ -122,6 +123,11 @@ actor EngineState {
 
     func finished() {
         inFlight -= 1
+        placeFreed()
+    }
+
+    /// Tells the loop a place in flight is free.
+    private func placeFreed() {
         completed.store(true, ordering: .sequentiallyConsistent)
         wakeup.signal()
         publish()
@@ -130,12 +136,52 @@ actor EngineState {
     /// Submissions whose answer is in and being recorded: no longer in flight, not yet done.
     private(set) var recording = 0
 
-    /// A submission's answer is in: its place in flight is free at once, so the loop can claim
-    /// the next row while this one is recorded (one commit, not two, between an answer and the
-    /// next request). ``recorded()`` follows.
-    func answered() {
+    /// A submission's answer is in, and its place in flight is free at once: no commit stands
+    /// between an answer and the next request. ``recorded()`` follows.
+    ///
+    /// With `takeNext`, the place goes straight to the oldest row of the claim window when the
+    /// plan allows a request now (not stopping, no fatal error, the breaker and the rate
+    /// limit): that row is returned, counted in flight, for the caller to send, with no turn
+    /// of the loop in between. Otherwise the loop is signalled, as ``finished()`` does.
+    func answered(takeNext: Bool, now: Date, clock: ContinuousClock.Instant) -> ClaimedRequest? {
         recording += 1
-        finished()
+        inFlight -= 1
+        if takeNext, !window.isEmpty, !stopRequested, fatalError == nil,
+           case .claim = plan(now: now, clock: clock, queueMayHaveWork: true) {
+            let next = window.take(1)
+            started(next.count, clock: clock)
+            return next.first
+        }
+        placeFreed()
+        return nil
+    }
+
+    // MARK: The claim window
+
+    /// Rows claimed ahead of a free place: the loop adds and expires them, answers take them.
+    private var window = ClaimWindow()
+
+    var windowCount: Int { window.count }
+    var windowDeadline: ContinuousClock.Instant? { window.deadline }
+
+    func addToWindow(_ claims: [ClaimedRequest], at clock: ContinuousClock.Instant) {
+        window.add(claims, at: clock)
+    }
+
+    /// Empties the window when its oldest row has waited ``ClaimWindow/maxWait`` (`force`:
+    /// in any case); returns the rows to put back.
+    func expireWindow(at clock: ContinuousClock.Instant, force: Bool = false) -> [ClaimedRequest] {
+        window.expire(at: clock, force: force)
+    }
+
+    /// Rows from the window for the places the plan allows now, counted in flight; none once
+    /// the engine is stopping or has failed.
+    func takeFromWindow(now: Date, clock: ContinuousClock.Instant) -> [ClaimedRequest] {
+        guard !window.isEmpty, !stopRequested, fatalError == nil,
+              case .claim(let count) = plan(now: now, clock: clock, queueMayHaveWork: true) else { return [] }
+        let taken = window.take(count)
+        started(taken.count, clock: clock)
+        return taken
     }
 
     /// The answer ``answered()`` announced is recorded (or given up on): the row's new state

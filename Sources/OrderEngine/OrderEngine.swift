@@ -124,8 +124,6 @@ public struct OrderEngine: Service {
         var nextCheck: Date?
         var lastFigures = ContinuousClock.now - .seconds(60)
         var lastVersionCheck = ContinuousClock.now
-        /// Rows claimed ahead, sent as places free up.
-        var window = ClaimWindow()
         /// Set when rows claimed ahead waited their time and were put back: nothing is claimed
         /// ahead again until an answer frees a place, or the same rows would be claimed and put
         /// back every second while Colt is slow, shutting out an operator's cancel.
@@ -140,10 +138,10 @@ public struct OrderEngine: Service {
         do {
             try await turns(state: state, wakeup: wakeup, turn: &turn, group: &group)
         } catch {
-            try? await putBack(turn.window.expire(at: .now, force: true), into: &turn, why: "the engine stopped")
+            try? await putBack(await state.expireWindow(at: .now, force: true), state: state, why: "the engine stopped")
             throw error
         }
-        try await putBack(turn.window.expire(at: .now, force: true), into: &turn, why: "the engine stopped")
+        try await putBack(await state.expireWindow(at: .now, force: true), state: state, why: "the engine stopped")
     }
 
     private func turns(state: EngineState, wakeup: Wakeup, turn: inout Turn, group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
@@ -158,10 +156,10 @@ public struct OrderEngine: Service {
             let clock = ContinuousClock.now
             observer?.alive()
             // First, before any query: rows claimed ahead go into the places answers freed.
-            await sendFromWindow(state: state, turn: &turn, group: &group)
-            let expired = turn.window.expire(at: clock)
+            await sendFromWindow(state: state, group: &group)
+            let expired = await state.expireWindow(at: clock)
             if !expired.isEmpty { turn.aheadPaused = true }
-            try await putBack(expired, into: &turn, why: "waited \(ClaimWindow.maxWait) for a place in flight")
+            try await putBack(expired, state: state, why: "waited \(ClaimWindow.maxWait) for a place in flight")
             try await housekeeping(state: state, turn: &turn, clock: clock)
             try await takeInChanges(state: state, turn: &turn, clock: clock)
             if try await drained(state: state, turn: turn) { return }
@@ -173,8 +171,8 @@ public struct OrderEngine: Service {
                 // that frees a place waits for it to end; topping up one row at a time kept the
                 // loop in a claim's fsync most of the time under latency (1 ms median between an
                 // answer and the next request on its connection), and cost a commit per answer.
-                let room = await windowRoom(state: state, turn: turn)
-                if room > 0, room >= turn.window.count, turn.queueMayHaveWork, !turn.aheadPaused, until.map({ Date().distance(to: $0) < ClaimWindow.maxWait.seconds }) ?? true {
+                let (room, waiting) = await windowRoom(state: state)
+                if room > 0, room >= waiting, turn.queueMayHaveWork, !turn.aheadPaused, until.map({ Date().distance(to: $0) < ClaimWindow.maxWait.seconds }) ?? true {
                     try await claimAhead(room, state: state, turn: &turn, group: &group)
                     continue
                 }
@@ -192,10 +190,10 @@ public struct OrderEngine: Service {
                 for date in [until, turn.nextRetry, turn.nextCheck].compactMap(\.self) {
                     timeout = min(timeout, Date().distance(to: date).duration)
                 }
-                if let deadline = turn.window.deadline { timeout = min(timeout, ContinuousClock.now.duration(to: deadline)) }
+                if let deadline = await state.windowDeadline { timeout = min(timeout, ContinuousClock.now.duration(to: deadline)) }
                 await wakeup.wait(timeout: max(timeout, .milliseconds(1)))
             case .claim(let count):
-                let ahead = turn.aheadPaused ? 0 : await windowRoom(state: state, turn: turn)
+                let ahead = turn.aheadPaused ? 0 : await windowRoom(state: state).room
                 try await claimAndSubmit(count, ahead: ahead, state: state, turn: &turn, clock: clock, group: &group)
             }
         }
@@ -246,16 +244,16 @@ public struct OrderEngine: Service {
         return true
     }
 
-    /// How many more rows the claim window may hold now.
-    private func windowRoom(state: EngineState, turn: Turn) async -> Int {
-        let configuration = await state.configuration
-        return ClaimWindow.limit(maxInFlight: configuration.maxInFlight, ratePerSecond: configuration.ratePerSecond) - turn.window.count
+    /// How many more rows the claim window may hold now, and how many it holds.
+    private func windowRoom(state: EngineState) async -> (room: Int, waiting: Int) {
+        let (configuration, waiting) = (await state.configuration, await state.windowCount)
+        return (ClaimWindow.limit(maxInFlight: configuration.maxInFlight, ratePerSecond: configuration.ratePerSecond) - waiting, waiting)
     }
 
     /// Puts rows claimed ahead back as they were, never sent. One try: when another process
     /// holds the database, the rows stay in the window for the next turn (and when the engine
     /// is stopping, they are recovered at the next start like any row left `submitting`).
-    private func putBack(_ claims: [ClaimedRequest], into turn: inout Turn, why: String) async throws {
+    private func putBack(_ claims: [ClaimedRequest], state: EngineState, why: String) async throws {
         guard !claims.isEmpty else { return }
         do {
             let released = try await queue.release(claims, now: Date())
@@ -263,7 +261,7 @@ public struct OrderEngine: Service {
             logger.debug("rows claimed ahead put back, never sent", metadata: ["rows": "\(released)", "why": "\(why)"])
         } catch let error as DatabaseError where error.isBusy {
             locked.met("put back rows claimed ahead", error: error)
-            turn.window.add(claims, at: .now - ClaimWindow.maxWait + LockedDatabase.retryInterval)
+            await state.addToWindow(claims, at: .now - ClaimWindow.maxWait + LockedDatabase.retryInterval)
         }
     }
 
@@ -306,9 +304,10 @@ public struct OrderEngine: Service {
         }
         // The claimed rows are sent or in the window before any other query, which could
         // throw and leave them claimed but in neither.
-        let now = batch.claimed.prefix(count)
-        turn.window.add(batch.claimed.dropFirst(count), at: clock)
-        await send(Array(now), state: state, clock: clock, group: &group)
+        let now = Array(batch.claimed.prefix(count))
+        await state.addToWindow(Array(batch.claimed.dropFirst(count)), at: clock)
+        await state.started(now.count, clock: clock)
+        await send(now, state: state, group: &group)
         // Fewer than asked for, none of them invalid: nothing more can go until something
         // changes. (Rows found invalid took places in the batch: look again at once.)
         if batch.claimed.count < count + max(0, ahead), batch.invalid.isEmpty {
@@ -320,11 +319,8 @@ public struct OrderEngine: Service {
     /// Rows claimed ahead go into the places answers have freed, as many as the breaker and the
     /// rate limit allow.
     /// Nothing is sent once the engine is stopping or has failed: the rows are put back.
-    private func sendFromWindow(state: EngineState, turn: inout Turn, group: inout ThrowingDiscardingTaskGroup<any Error>) async {
-        let clock = ContinuousClock.now
-        guard !turn.window.isEmpty, !state.stopRequested, await state.fatalError == nil,
-              case .claim(let count) = await state.plan(now: Date(), clock: clock, queueMayHaveWork: true) else { return }
-        await send(turn.window.take(count), state: state, clock: clock, group: &group)
+    private func sendFromWindow(state: EngineState, group: inout ThrowingDiscardingTaskGroup<any Error>) async {
+        await send(await state.takeFromWindow(now: Date(), clock: .now), state: state, group: &group)
     }
 
     /// Claims up to `room` rows into the window while every place is busy, sending from the
@@ -351,7 +347,7 @@ public struct OrderEngine: Service {
         for row in batch.invalid {
             logger.error("invalid request, never sent", metadata: ["request": "\(row.id)", "state": "\(RequestState.invalid)", "error": "\(row.error)"])
         }
-        turn.window.add(batch.claimed, at: .now)
+        await state.addToWindow(batch.claimed, at: .now)
         if batch.claimed.count < room, batch.invalid.isEmpty {
             turn.queueMayHaveWork = false
             turn.nextRetry = try await queue.earliestRetry(after: Date())
@@ -364,7 +360,7 @@ public struct OrderEngine: Service {
     /// the window empty there is nothing to send, and the call is simply awaited.
     private func servingWindow<T: Sendable>(state: EngineState, turn: inout Turn, group: inout ThrowingDiscardingTaskGroup<any Error>,
                                             _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        guard !turn.window.isEmpty else { return try await operation() }
+        guard await state.windowCount > 0 else { return try await operation() }
         let (done, wakeup) = (OperationDone(), self.wakeup)
         async let running: Result<T, any Error> = {
             defer {
@@ -373,26 +369,45 @@ public struct OrderEngine: Service {
             }
             do { return .success(try await operation()) } catch { return .failure(error) }
         }()
-        while !done.isSet, !Task.isCancelled, !turn.window.isEmpty {
+        while !done.isSet, !Task.isCancelled, await state.windowCount > 0 {
             await wakeup.wait(timeout: .milliseconds(100))
-            await sendFromWindow(state: state, turn: &turn, group: &group)
+            await sendFromWindow(state: state, group: &group)
         }
         return try await running.get()
     }
 
-    /// Starts a submission for each claimed row.
-    private func send(_ claims: [ClaimedRequest], state: EngineState, clock: ContinuousClock.Instant,
-                      group: inout ThrowingDiscardingTaskGroup<any Error>) async {
+    /// Starts serving each claimed row, already counted in flight.
+    private func send(_ claims: [ClaimedRequest], state: EngineState, group: inout ThrowingDiscardingTaskGroup<any Error>) async {
         guard !claims.isEmpty else { return }
-        await state.started(claims.count, clock: clock)
         metrics.inFlight.record(await state.inFlight)
         for claim in claims {
-            logger.info("submitting", metadata: [
-                "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "state": "\(RequestState.submitting)",
-                "action": "\(claim.request.action.rawValue)", "range": "\(claim.request.range)", "attempt": "\(claim.attempt)",
-            ])
-            group.addTask { await submit(claim, state: state) }
+            group.addTask { await serve(claim, state: state) }
         }
+    }
+
+    /// Submits `first`, then, each time an answer frees its place, the oldest row of the claim
+    /// window in the same task (``EngineState/answered(takeNext:now:clock:)``), so that no turn
+    /// of the loop stands between an answer and the next request. Each answer is recorded in
+    /// a child task meanwhile.
+    private func serve(_ first: ClaimedRequest, state: EngineState) async {
+        await withDiscardingTaskGroup { records in
+            var claim = first
+            while true {
+                logSubmitting(claim)
+                guard let answer = await submit(claim, state: state) else { return }
+                let next = await state.answered(takeNext: !Task.isCancelled, now: Date(), clock: .now)
+                records.addTask { await save(answer, state: state) }
+                guard let next else { return }
+                claim = next
+            }
+        }
+    }
+
+    private func logSubmitting(_ claim: ClaimedRequest) {
+        logger.info("submitting", metadata: [
+            "request": "\(claim.id)", "tracking_id": "\(claim.trackingID)", "state": "\(RequestState.submitting)",
+            "action": "\(claim.request.action.rawValue)", "range": "\(claim.request.range)", "attempt": "\(claim.attempt)",
+        ])
     }
 
     /// Starts inventory checks of due `in_progress` orders in the places submissions leave free;
@@ -548,7 +563,20 @@ public struct OrderEngine: Service {
 
     /// One claimed row: read Colt's inventory first when an earlier attempt's outcome is unknown
     /// (invariant 9), then send it (again after a 401, with a fresh token), classify, record.
-    private func submit(_ claim: ClaimedRequest, state: EngineState) async {
+    /// An answer from Colt, decided, and what is to be recorded of it.
+    private struct Answer: Sendable {
+        var claim: ClaimedRequest
+        var result: AttemptResult
+        var transition: AttemptRecord.Transition
+        var entry: AttemptRecord
+        var words: String?
+    }
+
+    /// Sends one claimed row and decides on Colt's answer; returns it to be recorded (the
+    /// caller frees the place and calls ``save(_:state:)``). Returns nil when the row ended
+    /// otherwise (no token, the engine stopping, an inventory reading that settled it), with
+    /// everything recorded and the place freed.
+    private func submit(_ claim: ClaimedRequest, state: EngineState) async -> Answer? {
         var claim = claim
         var result: AttemptResult
         do {
@@ -557,7 +585,7 @@ public struct OrderEngine: Service {
                 let reading = try await read(claim)
                 guard let next = try await afterReading(claim, reading, started: started, state: state) else {
                     await state.finished()
-                    return
+                    return nil
                 }
                 claim = next
             }
@@ -581,16 +609,16 @@ public struct OrderEngine: Service {
                 transition: DecisionTable.noToken(claim, pause: pause, now: Date()))
             do { try await recorder.record(retry) } catch { await state.fail(error) }
             await state.finished()
-            return
+            return nil
         } catch is CancellationError {
             // Stopping while the database was locked: the row stays `submitting` and resumes,
             // with its own tracking id, at the next start.
             await state.finished()
-            return
+            return nil
         } catch {
             await state.fail(error)
             await state.finished()
-            return
+            return nil
         }
 
         // Abandoned at the end of the shutdown grace (or the service group was cancelled): the
@@ -607,7 +635,7 @@ public struct OrderEngine: Service {
                 await state.fail(error)
             }
             await state.finished()
-            return
+            return nil
         }
         let (transition, reading) = await decide(claim, result: result, state: state)
         var entry = record(for: claim, result: result, transition: transition)
@@ -617,12 +645,17 @@ public struct OrderEngine: Service {
             metrics.reconciled(reading.verdict)
         }
         if case .accepted = transition { entry.firstCheckAt = await firstCheck(state) }
-        // The row stays `submitting` until recorded, so nothing overlapping it is claimed meanwhile.
-        await state.answered()
+        return Answer(claim: claim, result: result, transition: transition, entry: entry, words: reading?.words)
+    }
+
+    /// Records an answer ``submit(_:state:)`` returned. The row stays `submitting` until then,
+    /// so nothing overlapping it is claimed meanwhile.
+    private func save(_ answer: Answer, state: EngineState) async {
+        let claim = answer.claim
         do {
-            try await recorder.record(entry)
-            log(claim, result: result, transition: transition, words: reading?.words)
-            metrics.record(result, transition: transition)
+            try await recorder.record(answer.entry)
+            log(claim, result: answer.result, transition: answer.transition, words: answer.words)
+            metrics.record(answer.result, transition: answer.transition)
         } catch is CancellationError {
             // Stopping while the database was locked: resumed at the next start, as below.
         } catch {
