@@ -76,7 +76,7 @@ public final class ColtSandbox: Sendable {
         let listening = OneShot<Int>()
         let app = Application(
             responder: responder,
-            server: .http1(),
+            server: .http1(configuration: .init(additionalChannelHandlers: [AnswerTiming()])),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "colt-sandbox"

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// The Colt-shaped error body every sandbox error carries:
 /// `{"code":"005","reason":"Invalid parameter","message":"...","details":...}`.
@@ -43,6 +44,8 @@ struct SandboxReply: Sendable {
     var disposition: Disposition = .respond
     /// Fault that shaped the answer, for the log line.
     var fault: FaultRule.Kind?
+    /// When to write the answer (the end of an injected latency); nil: at once.
+    var answerAt: NIODeadline?
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
