@@ -167,13 +167,11 @@ public struct OrderEngine: Service {
             switch await state.plan(now: Date(), clock: clock, queueMayHaveWork: turn.queueMayHaveWork) {
             case .wait(let until):
                 // Every place busy, or a short wait for the rate limit: claim the rows that go
-                // next, once the window is half empty. While this loop commits a claim, an answer
-                // that frees a place waits for it to end; topping up one row at a time kept the
-                // loop in a claim's fsync most of the time under latency (1 ms median between an
-                // answer and the next request on its connection), and cost a commit per answer.
+                // next, once the window is half empty. Answers hand their places to those rows
+                // themselves; topping up one row at a time would cost a commit per answer.
                 let (room, waiting) = await windowRoom(state: state)
                 if room > 0, room >= waiting, turn.queueMayHaveWork, !turn.aheadPaused, until.map({ Date().distance(to: $0) < ClaimWindow.maxWait.seconds }) ?? true {
-                    try await claimAhead(room, state: state, turn: &turn, group: &group)
+                    try await claimAhead(room, state: state, turn: &turn)
                     continue
                 }
                 // Spare capacity and nothing to submit: follow the orders whose check is due.
@@ -323,22 +321,18 @@ public struct OrderEngine: Service {
         await send(await state.takeFromWindow(now: Date(), clock: .now), state: state, group: &group)
     }
 
-    /// Claims up to `room` rows into the window while every place is busy, sending from the
-    /// window meanwhile (``servingWindow(state:turn:group:_:)``): otherwise each answer that
-    /// arrived during a claim's commit (an fsync) waited for it, which under 100 ms of latency
-    /// kept Colt's 32 places 3% short of full. Nothing else happens until the claim is
-    /// committed and its rows are in the window.
-    private func claimAhead(_ room: Int, state: EngineState, turn: inout Turn,
-                            group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
+    /// Claims up to `room` rows into the window while every place is busy. Meanwhile the
+    /// answers that arrive hand their places to the rows already in the window
+    /// (``EngineState/answered(takeNext:now:clock:)``), so a claim's commit (an fsync) is not
+    /// on any request's path. Nothing else happens in the loop until the claim is committed and
+    /// its rows are in the window.
+    private func claimAhead(_ room: Int, state: EngineState, turn: inout Turn) async throws {
         guard try await readyToClaim(state: state, turn: &turn) else { return }
-        let (queue, maxRangeSize) = (self.queue, await state.configuration.maxRangeSize)
         let batch: ClaimBatch
         do {
-            batch = try await servingWindow(state: state, turn: &turn, group: &group) {
-                try await queue.claimDue(now: Date(), limit: room, maxRangeSize: maxRangeSize)
-            }
+            batch = try await queue.claimDue(now: Date(), limit: room, maxRangeSize: await state.configuration.maxRangeSize)
         } catch let error as DatabaseError where error.isBusy {
-            // A sleep, not a wait for the wakeup: the claim's own end left a signal pending.
+            // A sleep, not a wait for the wakeup: answers recorded meanwhile leave it signalled.
             locked.met("claim rows", error: error)
             try? await Task.sleep(for: LockedDatabase.retryInterval)
             return
@@ -352,28 +346,6 @@ public struct OrderEngine: Service {
             turn.queueMayHaveWork = false
             turn.nextRetry = try await queue.earliestRetry(after: Date())
         }
-    }
-
-    /// Runs `operation`, a database call that may wait behind a commit, in a child task, and
-    /// meanwhile goes on sending rows from the window into the places answers free (once
-    /// cancelled, a wait returns at once: then only the operation's end is waited for). With
-    /// the window empty there is nothing to send, and the call is simply awaited.
-    private func servingWindow<T: Sendable>(state: EngineState, turn: inout Turn, group: inout ThrowingDiscardingTaskGroup<any Error>,
-                                            _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        guard await state.windowCount > 0 else { return try await operation() }
-        let (done, wakeup) = (OperationDone(), self.wakeup)
-        async let running: Result<T, any Error> = {
-            defer {
-                done.set()
-                wakeup.signal()
-            }
-            do { return .success(try await operation()) } catch { return .failure(error) }
-        }()
-        while !done.isSet, !Task.isCancelled, await state.windowCount > 0 {
-            await wakeup.wait(timeout: .milliseconds(100))
-            await sendFromWindow(state: state, group: &group)
-        }
-        return try await running.get()
     }
 
     /// Starts serving each claimed row, already counted in flight.
@@ -916,12 +888,4 @@ public protocol EngineObserver: Sendable {
 
 extension TimeInterval {
     var duration: Duration { .milliseconds(Int64((self * 1000).rounded(.up))) }
-}
-
-/// Set once when ``OrderEngine``'s `servingWindow` operation has ended, read by the loop that
-/// sends from the window meanwhile.
-private final class OperationDone: Sendable {
-    private let done = Atomic<Bool>(false)
-    var isSet: Bool { done.load(ordering: .acquiring) }
-    func set() { done.store(true, ordering: .releasing) }
 }
