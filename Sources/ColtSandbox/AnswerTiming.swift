@@ -11,6 +11,13 @@ import NIOHTTPTypes
 ///   follow it, until that instant; the header itself is removed. An instant already past is
 ///   not waited for.
 ///
+/// A close asked for while an answer is held waits for it: the held parts are written and
+/// flushed, then the close goes on, as it would have after an answer written at once.
+///
+/// Pipelined requests on one connection are not timed apart: while an answer is held, the
+/// answers behind it wait with it (HTTP/1.1 answers in order anyway), so the second is written
+/// no earlier than the first's instant. The daemon does not pipeline.
+///
 /// Measured before this handler: timed by a task's sleep and counted from when the handler
 /// began, 100 ms of latency answered 101.5 ms (mean) after the request's bytes were read, so no
 /// client could reach the 320/s that 32 in flight at 100 ms allow.
@@ -28,6 +35,8 @@ final class AnswerTiming: ChannelDuplexHandler, RemovableChannelHandler {
     private var held: [(part: HTTPResponsePart, promise: EventLoopPromise<Void>?)] = []
     private var flushHeld = false
     private var release: Scheduled<Void>?
+    /// Closes asked for while an answer was held, forwarded in order once it is written.
+    private var pendingCloses: [(mode: CloseMode, promise: EventLoopPromise<Void>?)] = []
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var part = unwrapInboundIn(data)
@@ -60,6 +69,14 @@ final class AnswerTiming: ChannelDuplexHandler, RemovableChannelHandler {
         if release != nil { flushHeld = true } else { context.flush() }
     }
 
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if release != nil, mode != .input {
+            pendingCloses.append((mode, promise))
+        } else {
+            context.close(mode: mode, promise: promise)
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         dropHeld()
         context.fireChannelInactive()
@@ -78,6 +95,9 @@ final class AnswerTiming: ChannelDuplexHandler, RemovableChannelHandler {
             flushHeld = false
             context.flush()
         }
+        let closes = pendingCloses
+        pendingCloses = []
+        for (mode, promise) in closes { context.close(mode: mode, promise: promise) }
     }
 
     /// The connection is gone: what was held can no longer be written.
@@ -88,5 +108,8 @@ final class AnswerTiming: ChannelDuplexHandler, RemovableChannelHandler {
         let parts = held
         held = []
         for (_, promise) in parts { promise?.fail(ChannelError.ioOnClosedChannel) }
+        let closes = pendingCloses
+        pendingCloses = []
+        for (_, promise) in closes { promise?.fail(ChannelError.alreadyClosed) }
     }
 }

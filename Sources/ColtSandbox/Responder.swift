@@ -60,6 +60,10 @@ struct SandboxResponder: HTTPResponder {
             }
             return response
         case .drop:
+            // Dropped when the answer would have been written, at the end of the latency.
+            if let answerAt = reply.answerAt, case let wait = answerAt - .now(), wait > .zero {
+                try? await Task.sleep(for: .nanoseconds(wait.nanoseconds), tolerance: .zero)
+            }
             try? await context.channel.close()
             throw CancellationError()
         case .hang:
@@ -112,12 +116,13 @@ struct SandboxResponder: HTTPResponder {
             return .error(405, "405", "Method Not Allowed", "\(path) answers \(endpoint.method) only",
                           headers: ["Allow": endpoint.method])
         }
+        // Faults are drawn in the order requests arrive, before anything else is awaited.
+        let (latency, fault) = await self.state.drawFaults(for: endpoint)
         // The body is read before the latency, as a server reads a request before working on
         // it: read after, it added 0.1 ms (median) to every answer.
         guard let body = await self.readBody(&request) else {
             return .error(413, "005", "Content Too Large", "The request body exceeds \(Self.maxBody) bytes")
         }
-        let (latency, fault) = await self.state.drawFaults(for: endpoint)
         // Counted from the request's arrival, so that 100 ms of latency is 100 ms however busy
         // the sandbox is: the benchmark's ideal throughput depends on it. The request is worked
         // on in the last ``workAhead`` of it, and AnswerTiming writes the answer at the instant.

@@ -184,7 +184,7 @@ actor EngineState {
         return taken
     }
 
-    /// The answer ``answered()`` announced is recorded (or given up on): the row's new state
+    /// The answer ``answered(takeNext:now:clock:)`` announced is recorded (or given up on): the row's new state
     /// (due again later, say) is for the loop to see.
     func recorded() {
         recording -= 1

@@ -138,6 +138,9 @@ public struct OrderEngine: Service {
         do {
             try await turns(state: state, wakeup: wakeup, turn: &turn, group: &group)
         } catch {
+            // Stopping first: a row put back into the window (the database busy) must not be
+            // sent by an answer arriving meanwhile.
+            state.requestStop()
             try? await putBack(await state.expireWindow(at: .now, force: true), state: state, why: "the engine stopped")
             throw error
         }
@@ -283,7 +286,8 @@ public struct OrderEngine: Service {
     }
 
     /// Claims up to `count + ahead` due rows (their tracking ids committed), starts a submission
-    /// for the first `count`, and keeps the rest in the claim window.
+    /// for as many as the plan allows once they are claimed (`count` at most, unless answers
+    /// freed more places meanwhile), and keeps the rest in the claim window.
     private func claimAndSubmit(_ count: Int, ahead: Int, state: EngineState, turn: inout Turn, clock: ContinuousClock.Instant,
                                 group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
         guard try await readyToClaim(state: state, turn: &turn) else { return }
@@ -301,11 +305,11 @@ public struct OrderEngine: Service {
             logger.error("invalid request, never sent", metadata: ["request": "\(row.id)", "state": "\(RequestState.invalid)", "error": "\(row.error)"])
         }
         // The claimed rows are sent or in the window before any other query, which could
-        // throw and leave them claimed but in neither.
-        let now = Array(batch.claimed.prefix(count))
-        await state.addToWindow(Array(batch.claimed.dropFirst(count)), at: clock)
-        await state.started(now.count, clock: clock)
-        await send(now, state: state, group: &group)
+        // throw and leave them claimed but in neither. They go through the window: answers
+        // that came in while the claim committed may have spent the rate tokens and places
+        // the plan counted on, so what is sent now is asked for again.
+        await state.addToWindow(batch.claimed, at: clock)
+        await sendFromWindow(state: state, group: &group)
         // Fewer than asked for, none of them invalid: nothing more can go until something
         // changes. (Rows found invalid took places in the batch: look again at once.)
         if batch.claimed.count < count + max(0, ahead), batch.invalid.isEmpty {
@@ -533,8 +537,6 @@ public struct OrderEngine: Service {
         }
     }
 
-    /// One claimed row: read Colt's inventory first when an earlier attempt's outcome is unknown
-    /// (invariant 9), then send it (again after a 401, with a fresh token), classify, record.
     /// An answer from Colt, decided, and what is to be recorded of it.
     private struct Answer: Sendable {
         var claim: ClaimedRequest
@@ -544,10 +546,12 @@ public struct OrderEngine: Service {
         var words: String?
     }
 
-    /// Sends one claimed row and decides on Colt's answer; returns it to be recorded (the
-    /// caller frees the place and calls ``save(_:state:)``). Returns nil when the row ended
-    /// otherwise (no token, the engine stopping, an inventory reading that settled it), with
-    /// everything recorded and the place freed.
+    /// Sends one claimed row, after reading Colt's inventory when an earlier attempt's outcome
+    /// is unknown (invariant 9), and again after a 401 with a fresh token; decides on Colt's
+    /// answer and returns it to be recorded (the caller frees the place and calls
+    /// ``save(_:state:)``). Returns nil when the row ended otherwise (no token, the engine
+    /// stopping, an inventory reading that settled it), with everything recorded and the place
+    /// freed.
     private func submit(_ claim: ClaimedRequest, state: EngineState) async -> Answer? {
         var claim = claim
         var result: AttemptResult

@@ -66,6 +66,38 @@ struct AnswerTimingTests {
         #expect(try channel.readOutbound(as: HTTPResponsePart.self) == nil)
     }
 
+    @Test("a close asked for while an answer is held waits for it: the answer is written, then the connection closes",
+          arguments: [CloseMode.output, .all])
+    func closeWaitsForTheHeldAnswer(mode: CloseMode) throws {
+        let channel = EmbeddedChannel(handler: AnswerTiming())
+        let answerAt = NIODeadline.now() + .seconds(10)
+        var response = HTTPResponse(status: .created)
+        response.headerFields[AnswerTiming.answerAtHeader] = String(answerAt.uptimeNanoseconds)
+        channel.write(HTTPResponsePart.head(response), promise: nil)
+        channel.write(HTTPResponsePart.body(ByteBuffer(string: "{}")), promise: nil)
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(HTTPResponsePart.end(nil), promise: written)
+        let closed = channel.eventLoop.makePromise(of: Void.self)
+        var closeDone = false
+        closed.futureResult.assumeIsolated().whenComplete { _ in closeDone = true }
+        channel.close(mode: mode, promise: closed)
+        #expect(!closeDone, "the close went through before the answer was written")
+        #expect(try channel.readOutbound(as: HTTPResponsePart.self) == nil)
+
+        channel.embeddedEventLoop.advanceTime(to: answerAt)
+        guard case .head(let head)? = try channel.readOutbound(as: HTTPResponsePart.self) else {
+            Issue.record("the held answer was not written before the close")
+            return
+        }
+        #expect(head.status == .created)
+        #expect(try channel.readOutbound(as: HTTPResponsePart.self) == .body(ByteBuffer(string: "{}")))
+        #expect(try channel.readOutbound(as: HTTPResponsePart.self) == .end(nil))
+        #expect(throws: Never.self) { try written.futureResult.wait() }
+        channel.embeddedEventLoop.run()
+        #expect(closeDone, "the close was never forwarded")
+        _ = try? channel.finish()
+    }
+
     @Test("each request head gets its arrival; a client's own value is replaced")
     func arrivalStamped() throws {
         let channel = EmbeddedChannel(handler: AnswerTiming())
@@ -89,8 +121,8 @@ struct AnswerTimingTests {
             let clock = ContinuousClock()
             let start = clock.now
             async let answer = postOrder(sandbox, body: Self.body, token: token, extra: ["-H", "x-sandbox-arrived: 0"])
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(await sandbox.orders().isEmpty, "the order was made before the latency ended")
+            try await Task.sleep(for: .milliseconds(550))
+            #expect(await sandbox.orders().isEmpty, "the order was made before the end of the latency (600 ms)")
             let result = try await answer
             #expect(clock.now - start >= .milliseconds(600))
             #expect(result.status == 201 || result.status == 200, "\(result.status) \(result.text)")
