@@ -16,7 +16,8 @@ struct EngineMetrics: Sendable {
     }
     /// How long Colt took to answer an order request.
     let submissionLatency = Metrics.Timer(label: "colt_orders_submission_duration_seconds", preferredDisplayUnit: .seconds)
-    /// Requests in flight.
+    /// Requests in flight: recorded when rows are sent and every 5 s (a hand-off from an
+    /// answer to the next row leaves it unchanged).
     let inFlight = Gauge(label: "colt_orders_in_flight")
     /// Times the whole API was found failing and every submission paused.
     let globalPauses = Counter(label: "colt_orders_global_pauses_total")

@@ -204,7 +204,9 @@ public struct OrderEngine: Service {
     private func housekeeping(state: EngineState, turn: inout Turn, clock: ContinuousClock.Instant) async throws {
         guard clock - turn.lastFigures >= .seconds(5) else { return }
         turn.lastFigures = clock
-        observer?.figures(inFlight: await state.inFlight, unsettled: try await queue.unsettledCount())
+        let inFlight = await state.inFlight
+        metrics.inFlight.record(inFlight)   // also when nothing was sent since: answers lower it
+        observer?.figures(inFlight: inFlight, unsettled: try await queue.unsettledCount())
         try await repairSchedules()
         metrics.record(try await queue.attentionFigures(now: Date(), stallAfter: await state.configuration.tracking.stallAfter))
     }
