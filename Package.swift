@@ -7,6 +7,14 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// How the executable is linked on Linux: with the toolchain's lld, whose packed relative
+/// relocations (DT_RELR, read by glibc 2.36 and later) take a few KB where the default linker's
+/// RELA table took 2.5 MB, every page of it read at start-up and kept mapped (BENCHMARKS.md,
+/// "What the daemon's memory is").
+let leanExecutable: [LinkerSetting] = [
+    .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux])),
+]
+
 let package = Package(
     name: "colt-orders",
     platforms: [.macOS(.v15)],
@@ -127,7 +135,8 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "CSV", package: "CSV.swift"),
             ],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: leanExecutable
         ),
 
         // Build-time embedding of migrations/*.sql into the OrderStore module.

@@ -11,12 +11,18 @@ import Testing
 struct AnswerTimingTests {
     static let body = orderBody("+442081324758", country: "GB", serviceProfile: "ANH")
 
+    /// A response head that asks to be written at `answerAt`, as the responder makes it.
+    static func response(_ status: HTTPResponse.Status, answerAt: NIODeadline) -> HTTPResponse {
+        var response = HTTPResponse(status: status)
+        response.headerFields[AnswerTiming.answerAtHeader] = String(answerAt.uptimeNanoseconds)
+        return response
+    }
+
     @Test("a response that names its instant is held, with what follows it, until then; the header is removed")
     func heldUntilTheInstant() throws {
         let channel = EmbeddedChannel(handler: AnswerTiming())
         let answerAt = NIODeadline.now() + .seconds(10)
-        var response = HTTPResponse(status: .ok)
-        response.headerFields[AnswerTiming.answerAtHeader] = String(answerAt.uptimeNanoseconds)
+        let response = Self.response(.ok, answerAt: answerAt)
         let written = channel.eventLoop.makePromise(of: Void.self)
         channel.write(HTTPResponsePart.head(response), promise: nil)
         channel.write(HTTPResponsePart.body(ByteBuffer(string: "{}")), promise: nil)
@@ -39,8 +45,7 @@ struct AnswerTimingTests {
     @Test("an instant already past, or none, is written at once")
     func pastOrNoInstant() throws {
         let channel = EmbeddedChannel(handler: AnswerTiming())
-        var late = HTTPResponse(status: .ok)
-        late.headerFields[AnswerTiming.answerAtHeader] = String((NIODeadline.now() - .milliseconds(5)).uptimeNanoseconds)
+        let late = Self.response(.ok, answerAt: NIODeadline.now() - .milliseconds(5))
         try channel.writeOutbound(HTTPResponsePart.head(late))
         guard case .head(let head)? = try channel.readOutbound(as: HTTPResponsePart.self) else {
             Issue.record("a past instant was waited for")
@@ -56,8 +61,7 @@ struct AnswerTimingTests {
     func closedWhileHeld() throws {
         let channel = EmbeddedChannel(handler: AnswerTiming())
         let answerAt = NIODeadline.now() + .seconds(10)
-        var response = HTTPResponse(status: .ok)
-        response.headerFields[AnswerTiming.answerAtHeader] = String(answerAt.uptimeNanoseconds)
+        let response = Self.response(.ok, answerAt: answerAt)
         let written = channel.eventLoop.makePromise(of: Void.self)
         channel.writeAndFlush(HTTPResponsePart.head(response), promise: written)
         channel.pipeline.fireChannelInactive()
@@ -71,8 +75,7 @@ struct AnswerTimingTests {
     func closeWaitsForTheHeldAnswer(mode: CloseMode) throws {
         let channel = EmbeddedChannel(handler: AnswerTiming())
         let answerAt = NIODeadline.now() + .seconds(10)
-        var response = HTTPResponse(status: .created)
-        response.headerFields[AnswerTiming.answerAtHeader] = String(answerAt.uptimeNanoseconds)
+        let response = Self.response(.created, answerAt: answerAt)
         channel.write(HTTPResponsePart.head(response), promise: nil)
         channel.write(HTTPResponsePart.body(ByteBuffer(string: "{}")), promise: nil)
         let written = channel.eventLoop.makePromise(of: Void.self)
