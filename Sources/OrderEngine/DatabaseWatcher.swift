@@ -6,20 +6,35 @@ import Synchronization
 /// `PRAGMA data_version` (its own writes also touch the files) and falls back to a slow timer.
 ///
 /// The daemon's own commits write the WAL many times each (two writes per page), and each write
-/// is an inotify event. So after an event that concerns the database the watcher waits
-/// ``coalescing`` before it reads again: meanwhile the kernel merges identical events (the same
-/// file modified again), and a burst of writes wakes the engine once, not once per page. The
-/// first event of a burst is passed on at once, so an operator's INSERT into an idle daemon is
-/// seen without delay.
+/// is an inotify event. So a burst of writes is passed on at most three times per
+/// ``coalescing`` window, not once per page:
+/// - its first event, at once;
+/// - once when the writes pause for ``settle`` (an operator's INSERT has usually committed by
+///   then: the events are the writes before its fsync, and the sqlite3 CLI's close after it);
+/// - once at the window's end, if anything came in it (a commit whose fsync outlasted the pause).
+///
+/// Between looks the watcher sleeps, and the kernel merges identical events (the same file
+/// modified again) that queue up unread.
 final class DatabaseWatcher: Sendable {
-    /// How long the watcher lets events gather after passing one on.
+    /// How long a burst's window lasts, from its first event.
     static let coalescing: Duration = .milliseconds(20)
+    /// How often the watcher looks within a window, and how long a pause in the writes must be
+    /// to be passed on before the window ends.
+    static let settle: Duration = .milliseconds(2)
 
     private let stopped = Atomic<Bool>(false)
     private let names: Set<String>
     private let directory: String
 
-    init(databasePath: String) {
+    private let window: Duration
+    private let pause: Duration
+
+    /// - Parameters:
+    ///   - coalescing: a burst's window (``coalescing`` by default; tests make it longer).
+    ///   - settle: the pause in the writes that is passed on early (``settle`` by default).
+    init(databasePath: String, coalescing: Duration = DatabaseWatcher.coalescing, settle: Duration = DatabaseWatcher.settle) {
+        window = coalescing
+        pause = settle
         let url = URL(fileURLWithPath: databasePath)
         directory = url.deletingLastPathComponent().path
         let name = url.lastPathComponent
@@ -41,13 +56,9 @@ final class DatabaseWatcher: Sendable {
             while !stopped.load(ordering: .relaxed) {
                 var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 // The timeout only bounds how long stop() takes to be noticed.
-                guard poll(&poller, 1, 500) > 0 else { continue }
-                let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                guard count > 0 else { continue }
-                if touchesDatabase(buffer[..<count]) {
-                    onChange()
-                    usleep(UInt32(Self.coalescing / .microseconds(1)))
-                }
+                guard poll(&poller, 1, 500) > 0, readEvents(fd, into: &buffer) else { continue }
+                onChange()
+                burst(fd, buffer: &buffer, onChange: onChange)
             }
         }
         thread.name = "colt-orders.watcher"
@@ -56,6 +67,35 @@ final class DatabaseWatcher: Sendable {
     }
 
     func stop() { stopped.store(true, ordering: .relaxed) }
+
+    /// The rest of a burst's window, after its first event was passed on: looks every ``settle``,
+    /// passes on the first pause in the writes, and the window's end if anything came in it.
+    private func burst(_ fd: Int32, buffer: inout [UInt8], onChange: @Sendable () -> Void) {
+        let end = ContinuousClock.now + window
+        var unpassed = false, pausePassed = false, any = false
+        while ContinuousClock.now < end, !stopped.load(ordering: .relaxed) {
+            usleep(UInt32(pause / .microseconds(1)))
+            if readEvents(fd, into: &buffer) {
+                unpassed = true
+                any = true
+            } else if unpassed, !pausePassed {
+                onChange()
+                unpassed = false
+                pausePassed = true
+            }
+        }
+        if any { onChange() }
+    }
+
+    /// Reads every event queued (the descriptor does not block); whether one concerns the database.
+    private func readEvents(_ fd: Int32, into buffer: inout [UInt8]) -> Bool {
+        var touched = false
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard count > 0 else { return touched }
+            if touchesDatabase(buffer[..<count]) { touched = true }
+        }
+    }
 
     private func touchesDatabase(_ events: ArraySlice<UInt8>) -> Bool {
         var offset = events.startIndex

@@ -44,7 +44,8 @@ import Testing
         let span = ContinuousClock.now - start
         try await Task.sleep(for: DatabaseWatcher.coalescing * 5)
         let woken = changes.value
-        let most = Int(span / DatabaseWatcher.coalescing) + 3
+        // At most three per window: its first event, a pause in the writes, its end.
+        let most = 3 * (Int(span / DatabaseWatcher.coalescing) + 1)
         #expect(woken >= 1)
         #expect(woken <= most, "200 writes over \(span) woke the engine \(woken) times; at most \(most) with \(DatabaseWatcher.coalescing) of coalescing")
 
@@ -55,5 +56,43 @@ import Testing
         let deadline = ContinuousClock.now + .seconds(2)
         while changes.value == before, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
         #expect(changes.value == before + 1)
+    }
+
+    /// An operator's INSERT writes the WAL a few times, then commits after its fsync, with no
+    /// event to say so. Its first write is passed on at once (the commit is not there yet), a
+    /// pause in its writes as soon as it is seen (the commit usually is, by then), and the end
+    /// of the window too, for a commit whose fsync outlasted the pause. A two-second window
+    /// here, so that the pause's wake-up cannot be the window's end.
+    @Test func aPauseInTheWritesIsPassedOnBeforeTheWindowEnds() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("watcher-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = directory.appendingPathComponent("orders.db").path
+        #expect(FileManager.default.createFile(atPath: database + "-wal", contents: nil))
+        let wal = try #require(FileHandle(forWritingAtPath: database + "-wal"))
+        defer { try? wal.close() }
+
+        let changes = Counter()
+        let window = Duration.seconds(2)
+        let watcher = DatabaseWatcher(databasePath: database, coalescing: window, settle: .milliseconds(5))
+        #expect(watcher.start { changes.add() })
+        defer { watcher.stop() }
+
+        func waitFor(_ count: Int, within limit: Duration) async throws -> Duration {
+            let start = ContinuousClock.now
+            while changes.value < count, ContinuousClock.now - start < limit { try await Task.sleep(for: .milliseconds(2)) }
+            return ContinuousClock.now - start
+        }
+
+        let first = ContinuousClock.now
+        try wal.write(contentsOf: Data(repeating: 0, count: 64))
+        _ = try await waitFor(1, within: .seconds(1))
+        #expect(changes.value == 1, "the first write is passed on at once")
+        for _ in 0..<3 { try wal.write(contentsOf: Data(repeating: 1, count: 64)) }
+        let pause = try await waitFor(2, within: .seconds(1))
+        #expect(changes.value == 2, "the pause after the writes was not passed on")
+        #expect(ContinuousClock.now - first < window, "the pause was passed on only at the window's end (after \(pause))")
+        try await Task.sleep(until: first + window + .milliseconds(300))
+        #expect(changes.value == 3, "the window's end, after writes in it, is passed on too")
     }
 }
