@@ -5,22 +5,28 @@ import Synchronization
 /// database's directory, filtered to the database and its WAL. The engine still checks
 /// `PRAGMA data_version` (its own writes also touch the files) and falls back to a slow timer.
 ///
-/// The daemon's own commits write the WAL many times each (two writes per page), and each write
-/// is an inotify event. So a burst of writes is passed on at most three times per
-/// ``coalescing`` window, not once per page:
-/// - its first event, at once;
-/// - once when the writes pause for ``settle`` (an operator's INSERT has usually committed by
-///   then: the events are the writes before its fsync, and the sqlite3 CLI's close after it);
-/// - once at the window's end, if anything came in it (a commit whose fsync outlasted the pause).
+/// A commit makes no event of its own: its last write comes before its fsync, and the commit is
+/// visible only after that. So the watcher cannot see the moment a row arrives, only the writes
+/// before it, and it wakes the engine when the commit is likely there. An event that concerns
+/// the database starts a burst, which the watcher then looks at every ``settle`` (reading what
+/// came meanwhile) until the writes have been quiet for ``coalescing``. It passes on:
+/// - the burst's first event, at once;
+/// - a quiet spell each time it reaches ``settle``, twice that, four times... and ``coalescing``,
+///   counted again from each later write: a small transaction has usually committed 2 ms after
+///   its last write, and a slower fsync is met by the longer spells;
+/// - once more ``lateLook`` after the burst, unless another began: for an fsync longer still.
 ///
-/// Between looks the watcher sleeps, and the kernel merges identical events (the same file
-/// modified again) that queue up unread.
+/// The daemon's own commits write the WAL many times each (two writes per page), each write an
+/// event; while they go on, the engine is woken at most once per look, and mostly not at all,
+/// instead of once per page. Between looks the watcher sleeps, and the kernel merges identical
+/// events (the same file modified again) that queue up unread.
 final class DatabaseWatcher: Sendable {
-    /// How long a burst's window lasts, from its first event.
+    /// How long the writes must be quiet for a burst to end.
     static let coalescing: Duration = .milliseconds(20)
-    /// How often the watcher looks within a window, and how long a pause in the writes must be
-    /// to be passed on before the window ends.
+    /// How often the watcher looks at a burst, and its shortest quiet spell passed on.
     static let settle: Duration = .milliseconds(2)
+    /// How long after a burst's end the engine is woken once more.
+    static let lateLook: Duration = .milliseconds(100)
 
     private let stopped = Atomic<Bool>(false)
     private let names: Set<String>
@@ -28,13 +34,18 @@ final class DatabaseWatcher: Sendable {
 
     private let window: Duration
     private let pause: Duration
+    private let late: Duration
 
     /// - Parameters:
-    ///   - coalescing: a burst's window (``coalescing`` by default; tests make it longer).
-    ///   - settle: the pause in the writes that is passed on early (``settle`` by default).
-    init(databasePath: String, coalescing: Duration = DatabaseWatcher.coalescing, settle: Duration = DatabaseWatcher.settle) {
+    ///   - coalescing: the quiet spell that ends a burst (``coalescing`` by default).
+    ///   - settle: how often a burst is looked at (``settle`` by default); more than zero.
+    ///   - lateLook: the look after a burst (``lateLook`` by default).
+    init(databasePath: String, coalescing: Duration = DatabaseWatcher.coalescing, settle: Duration = DatabaseWatcher.settle,
+         lateLook: Duration = DatabaseWatcher.lateLook) {
+        precondition(settle > .zero, "a watcher that looks without sleeping spins")
         window = coalescing
         pause = settle
+        late = lateLook
         let url = URL(fileURLWithPath: databasePath)
         directory = url.deletingLastPathComponent().path
         let name = url.lastPathComponent
@@ -53,12 +64,19 @@ final class DatabaseWatcher: Sendable {
         let thread = Thread { [self] in
             defer { close(fd) }
             var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            var lateLookAt: ContinuousClock.Instant?
             while !stopped.load(ordering: .relaxed) {
                 var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                // The timeout only bounds how long stop() takes to be noticed.
-                guard poll(&poller, 1, 500) > 0, readEvents(fd, into: &buffer) else { continue }
-                onChange()
-                burst(fd, buffer: &buffer, onChange: onChange)
+                // At most 500 ms, which bounds how long stop() takes to be noticed.
+                let timeout = lateLookAt.map { Self.milliseconds(until: $0) } ?? 500
+                if poll(&poller, 1, Int32(min(timeout, 500))) > 0, readEvents(fd, into: &buffer) {
+                    pass(onChange)
+                    burst(fd, buffer: &buffer, onChange: onChange)
+                    lateLookAt = .now + late
+                } else if let at = lateLookAt, ContinuousClock.now >= at {
+                    lateLookAt = nil
+                    pass(onChange)
+                }
             }
         }
         thread.name = "colt-orders.watcher"
@@ -68,23 +86,32 @@ final class DatabaseWatcher: Sendable {
 
     func stop() { stopped.store(true, ordering: .relaxed) }
 
-    /// The rest of a burst's window, after its first event was passed on: looks every ``settle``,
-    /// passes on the first pause in the writes, and the window's end if anything came in it.
+    /// The rest of a burst, after its first event was passed on: looks every ``settle`` and passes
+    /// on quiet spells of ``settle``, twice that, and so on, up to ``coalescing``, which ends it.
     private func burst(_ fd: Int32, buffer: inout [UInt8], onChange: @Sendable () -> Void) {
-        let end = ContinuousClock.now + window
-        var unpassed = false, pausePassed = false, any = false
-        while ContinuousClock.now < end, !stopped.load(ordering: .relaxed) {
+        var lastWrite = ContinuousClock.now
+        var nextSpell = pause
+        while !stopped.load(ordering: .relaxed) {
             usleep(UInt32(pause / .microseconds(1)))
+            let now = ContinuousClock.now
             if readEvents(fd, into: &buffer) {
-                unpassed = true
-                any = true
-            } else if unpassed, !pausePassed {
-                onChange()
-                unpassed = false
-                pausePassed = true
+                lastWrite = now
+                nextSpell = pause
+            } else if now - lastWrite >= nextSpell {
+                pass(onChange)
+                if nextSpell >= window { return }
+                nextSpell = min(nextSpell * 2, window)
             }
         }
-        if any { onChange() }
+    }
+
+    private func pass(_ onChange: @Sendable () -> Void) {
+        if !stopped.load(ordering: .relaxed) { onChange() }
+    }
+
+    /// Whole milliseconds from now until `instant`, rounded up; 0 once it has passed.
+    private static func milliseconds(until instant: ContinuousClock.Instant) -> Int {
+        max(0, Int(((instant - .now) / .milliseconds(1)).rounded(.up)))
     }
 
     /// Reads every event queued (the descriptor does not block); whether one concerns the database.

@@ -34,36 +34,37 @@ import Testing
         try await Task.sleep(for: .milliseconds(100))
         #expect(changes.value == 0, "a file beside the database is not the database")
 
-        // 200 writes about a millisecond apart: time enough for an uncoalesced watcher to wake
-        // for nearly each one.
+        // 400 writes half a millisecond apart: time enough for an uncoalesced watcher to wake
+        // for nearly each one. This one wakes the engine at most once per look (every settle),
+        // besides a burst's first event, its end and the late look after it.
         let start = ContinuousClock.now
-        for _ in 0..<200 {
+        for _ in 0..<400 {
             try wal.write(contentsOf: Data(repeating: 0, count: 64))
-            try await Task.sleep(for: .milliseconds(1))
+            usleep(500)
         }
         let span = ContinuousClock.now - start
-        try await Task.sleep(for: DatabaseWatcher.coalescing * 5)
+        try await Task.sleep(for: DatabaseWatcher.coalescing * 2 + DatabaseWatcher.lateLook)
         let woken = changes.value
-        // At most three per window: its first event, a pause in the writes, its end.
-        let most = 3 * (Int(span / DatabaseWatcher.coalescing) + 1)
+        let most = Int(span / DatabaseWatcher.settle) + 10
         #expect(woken >= 1)
-        #expect(woken <= most, "200 writes over \(span) woke the engine \(woken) times; at most \(most) with \(DatabaseWatcher.coalescing) of coalescing")
+        #expect(woken <= most, "400 writes over \(span) woke the engine \(woken) times; at most \(most), one per look")
 
-        // Quiet now: the next write is passed on by itself.
-        try await Task.sleep(for: DatabaseWatcher.coalescing * 2)
+        // Quiet now, the late look past too: the next write is passed on by itself.
+        try await Task.sleep(for: DatabaseWatcher.lateLook + DatabaseWatcher.coalescing * 2)
         let before = changes.value
         try wal.write(contentsOf: Data(repeating: 1, count: 64))
         let deadline = ContinuousClock.now + .seconds(2)
         while changes.value == before, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
-        #expect(changes.value == before + 1)
+        #expect(changes.value > before, "a write after a quiet spell was not passed on")
     }
 
-    /// An operator's INSERT writes the WAL a few times, then commits after its fsync, with no
-    /// event to say so. Its first write is passed on at once (the commit is not there yet), a
-    /// pause in its writes as soon as it is seen (the commit usually is, by then), and the end
-    /// of the window too, for a commit whose fsync outlasted the pause. A two-second window
-    /// here, so that the pause's wake-up cannot be the window's end.
-    @Test func aPauseInTheWritesIsPassedOnBeforeTheWindowEnds() async throws {
+    /// A writer that keeps its connection open (the sqlite3 shell, an application) writes the
+    /// WAL, then commits after its fsync with no event to say so, and no close after it. One
+    /// write, then nothing: it is passed on at once, again at the first quiet look (long before
+    /// the burst ends), at longer quiet spells up to the burst's end, and once more a late look
+    /// after it; then the watcher is quiet. A two-second burst and a one-second late look here,
+    /// so that each wake-up is told apart from the others on a slow machine.
+    @Test func aWriteWithNoEventAfterItIsLookedAtAgainUntilTheLateLook() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("watcher-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -73,26 +74,29 @@ import Testing
         defer { try? wal.close() }
 
         let changes = Counter()
-        let window = Duration.seconds(2)
-        let watcher = DatabaseWatcher(databasePath: database, coalescing: window, settle: .milliseconds(5))
+        let quiet = Duration.seconds(2), late = Duration.seconds(1)
+        let watcher = DatabaseWatcher(databasePath: database, coalescing: quiet, settle: .milliseconds(5), lateLook: late)
         #expect(watcher.start { changes.add() })
         defer { watcher.stop() }
 
-        func waitFor(_ count: Int, within limit: Duration) async throws -> Duration {
-            let start = ContinuousClock.now
-            while changes.value < count, ContinuousClock.now - start < limit { try await Task.sleep(for: .milliseconds(2)) }
-            return ContinuousClock.now - start
-        }
-
-        let first = ContinuousClock.now
+        let written = ContinuousClock.now
         try wal.write(contentsOf: Data(repeating: 0, count: 64))
-        _ = try await waitFor(1, within: .seconds(1))
-        #expect(changes.value == 1, "the first write is passed on at once")
-        for _ in 0..<3 { try wal.write(contentsOf: Data(repeating: 1, count: 64)) }
-        let pause = try await waitFor(2, within: .seconds(1))
-        #expect(changes.value == 2, "the pause after the writes was not passed on")
-        #expect(ContinuousClock.now - first < window, "the pause was passed on only at the window's end (after \(pause))")
-        try await Task.sleep(until: first + window + .milliseconds(300))
-        #expect(changes.value == 3, "the window's end, after writes in it, is passed on too")
+        while changes.value < 2, ContinuousClock.now - written < .seconds(1) { try await Task.sleep(for: .milliseconds(2)) }
+        let pause = ContinuousClock.now - written
+        #expect(changes.value >= 2, "the quiet after the write was not passed on")
+        #expect(pause < quiet / 4, "the first quiet spell was passed on only after \(pause)")
+
+        try await Task.sleep(until: written + quiet + .milliseconds(300))
+        let atEnd = changes.value
+        #expect(atEnd >= 3, "the burst's end was not passed on")
+        try await Task.sleep(until: written + quiet + late / 2)
+        #expect(changes.value == atEnd, "woken between the burst's end and the late look")
+        while changes.value == atEnd, ContinuousClock.now - written < quiet + late + .seconds(2) {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        #expect(changes.value == atEnd + 1, "the late look was not passed on")
+        #expect(ContinuousClock.now - written >= quiet + late, "the late look came early")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(changes.value == atEnd + 1, "the watcher woke the engine again with nothing written")
     }
 }
