@@ -7,11 +7,10 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
-/// How the executable (and the test binary, which links its target) is linked on Linux: with the
-/// toolchain's lld, whose packed relative
-/// relocations (DT_RELR, read by glibc 2.36 and later) take 20 KB where the default linker's
-/// RELA table took 2.5 MB, every page of it read at start-up and kept mapped (BENCHMARKS.md,
-/// "What the daemon's memory is").
+/// How the executable (and the test binary, which links its target) is linked on Linux: with
+/// the toolchain's lld, whose packed relative relocations (DT_RELR, read by glibc 2.36 and later)
+/// take 20 KB where the default linker's RELA table took 2.5 MB, every page of it read at
+/// start-up and kept mapped (BENCHMARKS.md, "What the daemon's memory is").
 let leanExecutable: [LinkerSetting] = [
     .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux])),
 ]

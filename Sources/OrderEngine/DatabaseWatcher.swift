@@ -32,9 +32,9 @@ final class DatabaseWatcher: Sendable {
     private let names: Set<String>
     private let directory: String
 
-    private let window: Duration
-    private let pause: Duration
-    private let late: Duration
+    private let quietToEnd: Duration
+    private let lookInterval: Duration
+    private let lateLookDelay: Duration
 
     /// - Parameters:
     ///   - coalescing: the quiet spell that ends a burst (``coalescing`` by default).
@@ -43,9 +43,9 @@ final class DatabaseWatcher: Sendable {
     init(databasePath: String, coalescing: Duration = DatabaseWatcher.coalescing, settle: Duration = DatabaseWatcher.settle,
          lateLook: Duration = DatabaseWatcher.lateLook) {
         precondition(settle > .zero, "a watcher that looks without sleeping spins")
-        window = coalescing
-        pause = settle
-        late = lateLook
+        quietToEnd = coalescing
+        lookInterval = settle
+        lateLookDelay = lateLook
         let url = URL(fileURLWithPath: databasePath)
         directory = url.deletingLastPathComponent().path
         let name = url.lastPathComponent
@@ -72,7 +72,7 @@ final class DatabaseWatcher: Sendable {
                 if poll(&poller, 1, Int32(min(timeout, 500))) > 0, readEvents(fd, into: &buffer) {
                     pass(onChange)
                     burst(fd, buffer: &buffer, onChange: onChange)
-                    lateLookAt = .now + late
+                    lateLookAt = .now + lateLookDelay
                 } else if let at = lateLookAt, ContinuousClock.now >= at {
                     lateLookAt = nil
                     pass(onChange)
@@ -90,17 +90,17 @@ final class DatabaseWatcher: Sendable {
     /// on quiet spells of ``settle``, twice that, and so on, up to ``coalescing``, which ends it.
     private func burst(_ fd: Int32, buffer: inout [UInt8], onChange: @Sendable () -> Void) {
         var lastWrite = ContinuousClock.now
-        var nextSpell = pause
+        var nextSpell = lookInterval
         while !stopped.load(ordering: .relaxed) {
-            usleep(UInt32(pause / .microseconds(1)))
+            usleep(UInt32(lookInterval / .microseconds(1)))
             let now = ContinuousClock.now
             if readEvents(fd, into: &buffer) {
                 lastWrite = now
-                nextSpell = pause
+                nextSpell = lookInterval
             } else if now - lastWrite >= nextSpell {
                 pass(onChange)
-                if nextSpell >= window { return }
-                nextSpell = min(nextSpell * 2, window)
+                if nextSpell >= quietToEnd { return }
+                nextSpell = min(nextSpell * 2, quietToEnd)
             }
         }
     }
