@@ -160,7 +160,10 @@ import TestSupport
             try await eventually(timeout: .seconds(10), "the row is accepted; stderr: \(daemon.stderr)") {
                 try harness.value("SELECT state FROM requests") == "in_progress"
             }
-            try await Task.sleep(for: .milliseconds(600))
+            // Idle, the loop turns at least every 250 ms (a quarter of WATCHDOG_USEC) and pings
+            // at most every 500 ms, so a ping comes within 750 ms of the loop turning again, at a
+            // moment that depends on when the database watcher last woke it.
+            try await Task.sleep(for: .milliseconds(1200))
             daemon.signal(SIGTERM)
             #expect(try await daemon.wait(timeout: .seconds(10)) == 0)
             let pings = listener.messages.filter { $0.text == "WATCHDOG=1" }.map(\.at)
