@@ -292,6 +292,30 @@ import TestSupport
             #expect(try await daemon.wait() == 0)
         }
     }
+
+    /// A writer that keeps its connection open (the sqlite3 shell, an application) makes no file
+    /// event after its commit, nor a close: its last WAL write comes before its fsync. Its rows
+    /// are still picked up at once, not by the fallback check (60 s here). With the watcher that
+    /// passed on only a burst's first event and then slept, most such rows waited for the check.
+    @Test func rowsFromAConnectionHeldOpenArePickedUpPromptly() async throws {
+        let numbers = londonNumbers(3, from: 3_500_000)
+        let harness = try await DaemonHarness.start { $0.inventory = activated(numbers) }
+        try await harness.inScope {
+            let daemon = try harness.launch("run", environment: ["COLT_ORDERS_DATABASE_POLL_INTERVAL": "60"])
+            defer { daemon.signal(SIGKILL) }
+            try await eventually("the daemon is up") { daemon.stderr.contains("colt-orders started") }
+            let connection = try Connection(path: harness.database, mode: .readWrite)
+            for (index, number) in numbers.enumerated() {
+                try await Task.sleep(for: .milliseconds(300))
+                try connection.execute("INSERT INTO requests (action, country, range_start, service_profile) VALUES ('return', 'GB', '\(number)', 'ANH')")
+                try await eventually(timeout: .seconds(5), "row \(index + 1) of \(numbers.count) reaches Colt") {
+                    await harness.sandbox.requestCount(path: orderPath) == index + 1
+                }
+            }
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.wait() == 0)
+        }
+    }
 }
 
 @Suite struct ConfigurationTests {
