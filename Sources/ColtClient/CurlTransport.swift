@@ -45,12 +45,23 @@ public final class CurlTransport: Sendable {
         if maxConnectionsPerHost > 0 {
             _ = colt_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
         }
+        // Without a size, libcurl keeps four idle connections per transfer still running and
+        // closes the rest: each time the transfers in flight dipped (between two claims, at a
+        // lull) it closed most of the open connections, and the next transfers paid a new
+        // connection, and a TLS handshake, each (a drain opened one for every 14 orders).
+        _ = colt_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, Self.keptConnections)
         loop = CurlLoop(multi: multi, threadName: String(threadName.prefix(15)), cleanupDelay: cleanupDelay, exitDelay: exitDelay)
         guard loop.startThread() else {
             _ = curl_multi_cleanup(multi)
             throw CurlTransportInitError(description: "pthread_create failed for the transport's thread")
         }
     }
+
+    /// How many idle connections the transport keeps open for reuse: at least as many as
+    /// transfers can be in flight (`submit.max_in_flight` is at most 1,024), so that a lull
+    /// closes none of them. Colt, or libcurl after `CURLOPT_MAXAGE_CONN` (118 s), closes the
+    /// ones that stay idle.
+    static let keptConnections = 1_040
 
     deinit {
         loop.stop()

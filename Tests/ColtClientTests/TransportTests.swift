@@ -44,6 +44,32 @@ struct TransportTests {
         #expect(server.connectionCount == 1)
     }
 
+    /// A lull (one transfer at a time after many at once) closes none of the idle connections:
+    /// the next burst reuses them all. libcurl's default cache (four idle connections per
+    /// running transfer) closed one at each transfer's end in the lull, and the burst after it
+    /// opened 28 anew.
+    @Test func aLullKeepsTheIdleConnectionsForTheNextBurst() async throws {
+        // The burst's answers wait, so that its transfers overlap; the lull's come at once.
+        let server = try LoopbackServer { request in
+            request.path.hasPrefix("/burst") ? .delayed(.milliseconds(100), .json(200, "{}")) : .json(200, "{}")
+        }
+        defer { server.stop() }
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        func burst() async -> Int {
+            await withTaskGroup(of: Int.self) { group in
+                for i in 0..<32 { group.addTask { await get(transport, server.baseURL + "/burst\(i)").status == 200 ? 1 : 0 } }
+                return await group.reduce(0, +)
+            }
+        }
+        #expect(await burst() == 32)
+        let opened = server.connectionCount
+        #expect(opened == 32, "the burst's transfers overlap, one connection each: \(opened)")
+        for i in 0..<40 { #expect(await get(transport, server.baseURL + "/lull\(i)").status == 200) }
+        #expect(await burst() == 32)
+        #expect(server.connectionCount == opened, "connections opened again after the lull: \(server.connectionCount - opened)")
+    }
+
     @Test func manyConcurrentTransfers() async throws {
         let server = try LoopbackServer { request in .json(200, "{\"path\":\"\(request.path)\"}") }
         defer { server.stop() }
