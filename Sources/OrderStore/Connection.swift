@@ -1,6 +1,13 @@
 import CSQLite
 import Foundation
 
+/// SQLite's process-wide settings, applied once before the first connection opens (a global's
+/// lazy initialiser is thread-safe). Memory statistics off: with them on, every allocation and
+/// free SQLite makes takes a process-wide mutex to count itself (about 3% of the daemon's
+/// instructions per order, BENCHMARKS.md); nothing here reads them (`sqlite3_memory_used`,
+/// the soft heap limit).
+private let sqliteConfigured: Int32 = colt_sqlite3_config_memstatus(0)
+
 /// One SQLite connection with a cache of prepared statements.
 ///
 /// Not thread-safe: it belongs to one thread at a time. The daemon reaches it only through
@@ -34,6 +41,7 @@ public final class Connection {
         if mode != .readWriteCreate, !FileManager.default.fileExists(atPath: path) {
             throw DatabaseError(path: path, message: "no database file here; check the path, or run the daemon once to create it")
         }
+        _ = sqliteConfigured
         var db: OpaquePointer?
         let code = sqlite3_open_v2(path, &db, flags, nil)
         guard code == SQLITE_OK, let db else {
@@ -260,9 +268,13 @@ public final class Statement {
             case .integer(let number): code = sqlite3_bind_int64(pointer, index, number)
             case .real(let number): code = sqlite3_bind_double(pointer, index, number)
             case .null: code = sqlite3_bind_null(pointer, index)
-            case .text(let text):
-                code = text.utf8CString.withUnsafeBufferPointer {
-                    colt_sqlite3_bind_text(pointer, index, $0.baseAddress, Int32($0.count - 1))
+            case .text(let text) where text.isEmpty:
+                // Not through withUTF8: an empty buffer has no address, and a null one binds NULL.
+                code = colt_sqlite3_bind_text(pointer, index, "", 0)
+            case .text(var text):
+                // SQLite copies the bytes (SQLITE_TRANSIENT); the length keeps an embedded NUL.
+                code = text.withUTF8 { bytes in
+                    bytes.withMemoryRebound(to: CChar.self) { colt_sqlite3_bind_text(pointer, index, $0.baseAddress, Int32($0.count)) }
                 }
             }
             if code != SQLITE_OK {
