@@ -312,27 +312,11 @@ public struct RequestQueue: Sendable {
         let stamp = Timestamp.string(now)
         return try await database.use { db in
             try db.transaction {
-                // Queued rows (due at once) and retrying rows whose time has come, in id order,
-                // leaving out any that must wait for an overlapping row (invariant 3): so the
-                // limit counts only rows that can go, and those behind a blocked one still do.
-                let candidates = try db.query("""
-                    SELECT id FROM (
-                        SELECT id FROM requests r WHERE state = 'queued' AND \(Self.free) ORDER BY id LIMIT ?2
-                    ) UNION SELECT id FROM (
-                        SELECT id FROM requests r INDEXED BY requests_due WHERE state IN ('retrying', 'reconciling') AND next_attempt_at <= ?1 AND \(Self.free)
-                        ORDER BY next_attempt_at LIMIT ?2
-                    ) ORDER BY id LIMIT ?2
-                    """, [.text(stamp), .integer(Int64(limit))]) { $0.integer(0) }
+                let candidates = try db.query(Self.candidatesSQL, [.text(stamp), .integer(Int64(limit))]) { $0.integer(0) }
                 var batch = ClaimBatch()
                 for id in candidates {
                     // A candidate overlapping one claimed just before it in this batch waits too.
-                    guard let row = try db.first("""
-                        SELECT action, country, range_start, range_end, service_profile, tracking_id, attempts,
-                               outcome_unknown, first_attempt_at, lookups, last_error,
-                               typeof(range_start) = 'text' AND typeof(range_end) IN ('text', 'null'),
-                               state, next_attempt_at
-                        FROM requests r WHERE id = ?1 AND \(Self.free)
-                        """, [.integer(id)], { row in
+                    guard let row = try db.first(Self.candidateSQL, [.integer(id)], { row in
                             (action: row.text(0), country: row.text(1), start: row.text(2), end: row.text(3),
                              profile: row.text(4), trackingID: row.text(5), attempts: row.int(6),
                              unknown: row.int(7) != 0, firstAttempt: row.text(8),
@@ -436,30 +420,109 @@ public struct RequestQueue: Sendable {
     // The statements every order goes through, named so that HotPathPlanTests can check what
     // SQLite makes of them (no temporary b-trees; see migration 8).
 
+    /// The rows a claim may take, in id order: queued rows (due at once) and retrying and
+    /// reconciling rows whose time has come, leaving out any that must wait for an overlapping
+    /// row (invariant 3), so that the limit counts only rows that can go and those behind a
+    /// blocked one still do. `?1` now, `?2` the limit.
+    static let candidatesSQL = HotPathSQL("""
+        SELECT id FROM (
+            SELECT id FROM requests r WHERE state = 'queued' AND \(free) ORDER BY id LIMIT ?2
+        ) UNION SELECT id FROM (
+            SELECT id FROM requests r INDEXED BY requests_due WHERE state IN ('retrying', 'reconciling') AND next_attempt_at <= ?1 AND \(free)
+            ORDER BY next_attempt_at LIMIT ?2
+        ) ORDER BY id LIMIT ?2
+        """)
+
+    /// One candidate's columns, if it is still free to go (one claimed just before it in the
+    /// same batch may overlap it): `?1` id.
+    static let candidateSQL = HotPathSQL("""
+        SELECT action, country, range_start, range_end, service_profile, tracking_id, attempts,
+               outcome_unknown, first_attempt_at, lookups, last_error,
+               typeof(range_start) = 'text' AND typeof(range_end) IN ('text', 'null'),
+               state, next_attempt_at
+        FROM requests r WHERE id = ?1 AND \(free)
+        """)
+
     /// A claim: `?1` id, `?2` tracking id, `?3` now.
-    static let claimSQL = """
+    static let claimSQL = HotPathSQL("""
         UPDATE requests SET state = 'submitting', tracking_id = ?2, updated_at = ?3,
             first_attempt_at = coalesce(first_attempt_at, ?3), next_attempt_at = NULL
         WHERE id = ?1
-        """
+        """)
 
     /// The open journal row of an attempt: `?1` request id, `?2` attempt, `?3` tracking id, `?4` now.
-    static let openJournalSQL = "INSERT INTO attempts (request_id, attempt, tracking_id, started_at) VALUES (?1, ?2, ?3, ?4)"
+    static let openJournalSQL = HotPathSQL("INSERT INTO attempts (request_id, attempt, tracking_id, started_at) VALUES (?1, ?2, ?3, ?4)")
 
     /// An attempt's journal row closed with its outcome: `?1` journal id, then the columns in order.
-    static let closeJournalSQL = """
+    static let closeJournalSQL = HotPathSQL("""
         UPDATE attempts SET ended_at = ?2, http_status = ?3, outcome = ?4, colt_code = ?5, colt_reason = ?6,
             colt_message = ?7, detail = ?8, response_body = ?9, duration_ms = ?10, evidence = ?11
         WHERE id = ?1
-        """
+        """)
 
     /// An accepted order recorded: `?1` id, `?2` order id, `?3` order status, `?4` now, `?5` first
     /// check, `?6` 1 when the attempt is spent. Refused (0 rows) when another row holds the order.
-    static let acceptedSQL = """
+    static let acceptedSQL = HotPathSQL("""
         UPDATE requests SET state = 'in_progress', order_id = ?2, order_status = ?3, attempts = attempts + ?6,
             last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4, next_check_at = ?5
         WHERE id = ?1 AND state = 'submitting' AND NOT EXISTS (SELECT 1 FROM requests o WHERE o.order_id = ?2 AND o.id <> ?1)
-        """
+        """)
+
+    /// An accepted order another row already holds (invariant 9): the row reads the inventory
+    /// again. `?1` id, `?2` now, `?3` the error.
+    static let heldElsewhereSQL = HotPathSQL("""
+        UPDATE requests SET state = 'reconciling', next_attempt_at = ?2, outcome_unknown = 1, updated_at = ?2,
+            last_error = ?3
+        WHERE id = ?1 AND state = 'submitting'
+        """)
+
+    /// An order Colt completed at once: `?1` id, `?2` order id (or NULL), `?3` order status, `?4`
+    /// now, `?5` 1 when Colt may hold an order, `?6` 1 when the attempt is spent.
+    static let completedSQL = HotPathSQL("""
+        UPDATE requests SET state = 'completed', order_id = coalesce(?2, order_id), order_status = ?3, attempts = attempts + ?6,
+            last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4, completed_at = ?4,
+            checked_at = ?4, next_check_at = NULL, outcome_unknown = max(outcome_unknown, ?5)
+        WHERE id = ?1 AND state = 'submitting'
+        """)
+
+    /// An outcome not known: the row reads the inventory at `?2`. `?1` id, `?3` 1 when the attempt
+    /// counts, `?4` the error, `?5` Colt's code, `?6` now.
+    static let reconcileSQL = HotPathSQL("""
+        UPDATE requests SET state = 'reconciling', next_attempt_at = ?2, attempts = attempts + ?3,
+            outcome_unknown = 1, last_error = ?4, colt_code = ?5, updated_at = ?6
+        WHERE id = ?1 AND state = 'submitting'
+        """)
+
+    /// An outcome the inventory could not settle: `?1` id, `?2` the error, `?3` now.
+    static let unresolvedSQL = HotPathSQL("""
+        UPDATE requests SET state = 'unresolved', next_attempt_at = NULL, outcome_unknown = 1, last_error = ?2,
+            attention = ?2, updated_at = ?3
+        WHERE id = ?1 AND state = 'submitting'
+        """)
+
+    /// A transient failure, sent again at `?2`: `?1` id, `?3` 1 when the attempt counts, `?4` 1
+    /// when Colt may hold an order, `?5` the error, `?6` Colt's code, `?7` now.
+    static let retrySQL = HotPathSQL("""
+        UPDATE requests SET state = 'retrying', next_attempt_at = ?2, attempts = attempts + ?3,
+            outcome_unknown = max(outcome_unknown, ?4), last_error = ?5, colt_code = ?6, updated_at = ?7
+        WHERE id = ?1 AND state = 'submitting'
+        """)
+
+    /// Refused by Colt: `?1` id, `?2` the error, `?3` Colt's code, `?4` now, `?5` 1 when Colt may
+    /// hold an order, `?6` 1 when the attempt is spent.
+    static let rejectedSQL = HotPathSQL("""
+        UPDATE requests SET state = 'rejected', attempts = attempts + ?6, last_error = ?2, colt_code = ?3,
+            outcome_unknown = max(outcome_unknown, ?5), next_attempt_at = NULL, updated_at = ?4
+        WHERE id = ?1 AND state = 'submitting'
+        """)
+
+    /// Given up: `?1` id, `?2` the error, `?3` 1 when Colt may hold an order, `?4` now, `?5` 1 when
+    /// the attempt is spent.
+    static let failedSQL = HotPathSQL("""
+        UPDATE requests SET state = 'failed', attempts = attempts + ?5, last_error = ?2,
+            outcome_unknown = max(outcome_unknown, ?3), next_attempt_at = NULL, updated_at = ?4
+        WHERE id = ?1 AND state = 'submitting'
+        """)
 
     /// The SQL condition that request `r` may be sent now: no earlier row whose range overlaps
     /// it is still waiting for Colt, and no later one is in flight or may have made an order
@@ -718,54 +781,25 @@ public struct RequestQueue: Sendable {
             changed = try db.run(Self.acceptedSQL, [id, .text(orderID), .text(orderStatus), .text(ended), .text(Timestamp.string(record.firstCheckAt ?? record.endedAt)), spent])
             if changed == 0, let holder = try db.first("SELECT id FROM requests WHERE order_id = ?1 AND id <> ?2", [.text(orderID), id], { $0.integer(0) }) {
                 // Two rows never hold one order (invariant 9): this one reads the inventory again.
-                changed = try db.run("""
-                    UPDATE requests SET state = 'reconciling', next_attempt_at = ?2, outcome_unknown = 1, updated_at = ?2,
-                        last_error = ?3
-                    WHERE id = ?1 AND state = 'submitting'
-                    """, [id, .text(ended), .text("order \(orderID) is already held by request \(holder); not taken: reading Colt's inventory again")])
+                changed = try db.run(Self.heldElsewhereSQL, [id, .text(ended), .text("order \(orderID) is already held by request \(holder); not taken: reading Colt's inventory again")])
             }
         case .completed(let orderID, let orderStatus):
-            changed = try db.run("""
-                UPDATE requests SET state = 'completed', order_id = coalesce(?2, order_id), order_status = ?3, attempts = attempts + ?6,
-                    last_error = NULL, colt_code = NULL, next_attempt_at = NULL, updated_at = ?4, completed_at = ?4,
-                    checked_at = ?4, next_check_at = NULL, outcome_unknown = max(outcome_unknown, ?5)
-                WHERE id = ?1 AND state = 'submitting'
-                """, [id, .text(orderID), .text(orderStatus), .text(ended), unknown, spent])
+            changed = try db.run(Self.completedSQL, [id, .text(orderID), .text(orderStatus), .text(ended), unknown, spent])
         case .reconcile(let at, let counts):
-            changed = try db.run("""
-                UPDATE requests SET state = 'reconciling', next_attempt_at = ?2, attempts = attempts + ?3,
-                    outcome_unknown = 1, last_error = ?4, colt_code = ?5, updated_at = ?6
-                WHERE id = ?1 AND state = 'submitting'
-                """, [id, .text(Timestamp.string(at)), counts ? 1 : 0, .text(record.detail), .text(record.coltCode), .text(ended)])
+            changed = try db.run(Self.reconcileSQL, [id, .text(Timestamp.string(at)), counts ? 1 : 0, .text(record.detail), .text(record.coltCode), .text(ended)])
         case .unresolved:
-            changed = try db.run("""
-                UPDATE requests SET state = 'unresolved', next_attempt_at = NULL, outcome_unknown = 1, last_error = ?2,
-                    attention = ?2, updated_at = ?3
-                WHERE id = ?1 AND state = 'submitting'
-                """, [id, .text(record.detail), .text(ended)])
+            changed = try db.run(Self.unresolvedSQL, [id, .text(record.detail), .text(ended)])
         case .retry(let at, let counts):
-            changed = try db.run("""
-                UPDATE requests SET state = 'retrying', next_attempt_at = ?2, attempts = attempts + ?3,
-                    outcome_unknown = max(outcome_unknown, ?4), last_error = ?5, colt_code = ?6, updated_at = ?7
-                WHERE id = ?1 AND state = 'submitting'
-                """, [id, .text(Timestamp.string(at)), counts ? 1 : 0, unknown, .text(record.detail),
-                      .text(record.coltCode), .text(ended)])
+            changed = try db.run(Self.retrySQL, [id, .text(Timestamp.string(at)), counts ? 1 : 0, unknown, .text(record.detail),
+                                                 .text(record.coltCode), .text(ended)])
         case .rejected(let code):
-            changed = try db.run("""
-                UPDATE requests SET state = 'rejected', attempts = attempts + ?6, last_error = ?2, colt_code = ?3,
-                    outcome_unknown = max(outcome_unknown, ?5), next_attempt_at = NULL, updated_at = ?4
-                WHERE id = ?1 AND state = 'submitting'
-                """, [id, .text(record.detail), .text(code), .text(ended), unknown, spent])
+            changed = try db.run(Self.rejectedSQL, [id, .text(record.detail), .text(code), .text(ended), unknown, spent])
         case .resendNow:
             break
         case .failed:
-            changed = try db.run("""
-                UPDATE requests SET state = 'failed', attempts = attempts + ?5, last_error = ?2,
-                    outcome_unknown = max(outcome_unknown, ?3), next_attempt_at = NULL, updated_at = ?4
-                WHERE id = ?1 AND state = 'submitting'
-                """, [id, .text(record.detail), unknown, .text(ended), spent])
+            changed = try db.run(Self.failedSQL, [id, .text(record.detail), unknown, .text(ended), spent])
         }
-    return changed > 0
+        return changed > 0
     }
 
     /// Marks a row that cannot be valid. Its columns break the table's checks (it predates them,

@@ -18,6 +18,8 @@ import TestSupport
         try database.useNow { _ = try Migrator.migrate($0) }
     }
 
+    func temporaryTrees(_ sql: HotPathSQL) throws -> Int { try temporaryTrees(sql.text) }
+
     func temporaryTrees(_ sql: String) throws -> Int {
         try database.useNow { db in
             try db.query("EXPLAIN " + sql) { $0.text(1) }.filter { $0 == "OpenEphemeral" }.count
@@ -31,6 +33,12 @@ import TestSupport
         #expect(try temporaryTrees(RequestQueue.acceptedSQL) == 1)
         #expect(try temporaryTrees(RequestQueue.openJournalSQL) == 0)
         #expect(try temporaryTrees(RequestQueue.closeJournalSQL) == 0)
+        for transition in [RequestQueue.heldElsewhereSQL, RequestQueue.completedSQL, RequestQueue.reconcileSQL, RequestQueue.unresolvedSQL,
+                           RequestQueue.retrySQL, RequestQueue.rejectedSQL, RequestQueue.failedSQL] {
+            #expect(try temporaryTrees(transition) == 1, "\(transition)")
+        }
+        #expect(try temporaryTrees(RequestQueue.candidateSQL) == 0)
+        #expect(try temporaryTrees(RequestQueue.candidatesSQL) == 0)
     }
 
     @Test func theOverlapCheckSeeksWithoutTemporaryTrees() throws {
