@@ -215,7 +215,8 @@ public struct AttemptResult: Sendable {
             return result
         }
         let prefix = "HTTP \(status) from Colt"
-        let words = result.coltError.map { ": " + $0.summary } ?? snippet(exchange.body)
+        // Only for the answers that are not an order: the snippet reads every character.
+        var words: String { result.coltError.map { ": " + $0.summary } ?? snippet(exchange.body) }
         switch status {
         case 200...299:
             guard let json else {

@@ -481,7 +481,7 @@ private final class Transfer: @unchecked Sendable {
         if !request.headers.contains(where: { $0.name.equalsIgnoringASCIICase("expect") }) {
             lines.append("Expect:")
         }
-        for line in lines where !line.utf8.contains(where: { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }) {
+        for var line in lines where !line.withUTF8({ $0.contains(UInt8(ascii: "\r")) || $0.contains(UInt8(ascii: "\n")) }) {
             guard let appended = curl_slist_append(list, line) else {
                 if let list { curl_slist_free_all(list) }
                 return Self.failure(.notSent, code: CURLE_OUT_OF_MEMORY, "out of memory building headers")
