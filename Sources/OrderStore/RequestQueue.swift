@@ -314,8 +314,11 @@ public struct RequestQueue: Sendable {
             try db.transaction {
                 let candidates = try db.query(Self.candidatesSQL, [.text(stamp), .integer(Int64(limit))]) { $0.integer(0) }
                 var batch = ClaimBatch()
+                // No two candidates overlap: of two overlapping rows, the earlier one (queued,
+                // retrying or reconciling) keeps the later one out of the list. The transaction
+                // sees one snapshot, and its own claims keep their rows in states that block, so
+                // a candidate is not checked again as it is claimed.
                 for id in candidates {
-                    // A candidate overlapping one claimed just before it in this batch waits too.
                     guard let row = try db.first(Self.candidateSQL, [.integer(id)], { row in
                             (action: row.text(0), country: row.text(1), start: row.text(2), end: row.text(3),
                              profile: row.text(4), trackingID: row.text(5), attempts: row.int(6),
@@ -433,14 +436,13 @@ public struct RequestQueue: Sendable {
         ) ORDER BY id LIMIT ?2
         """)
 
-    /// One candidate's columns, if it is still free to go (one claimed just before it in the
-    /// same batch may overlap it): `?1` id.
+    /// One candidate's columns: `?1` id.
     static let candidateSQL = HotPathSQL("""
         SELECT action, country, range_start, range_end, service_profile, tracking_id, attempts,
                outcome_unknown, first_attempt_at, lookups, last_error,
                typeof(range_start) = 'text' AND typeof(range_end) IN ('text', 'null'),
                state, next_attempt_at
-        FROM requests r WHERE id = ?1 AND \(free)
+        FROM requests WHERE id = ?1
         """)
 
     /// A claim: `?1` id, `?2` tracking id, `?3` now.

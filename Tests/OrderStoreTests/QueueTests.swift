@@ -58,6 +58,49 @@ import TestSupport
         #expect(try await queue.claimDue(now: Date(), limit: 10).claimed.map(\.id) == [2])
     }
 
+    /// Many overlapping ranges, claimed in batches of every size while earlier claims end one
+    /// way or another: rows in flight never overlap, and every row goes in the end. A claim
+    /// checks its candidates once (the query that lists them), so this pins that no two
+    /// candidates of one batch can overlap.
+    @Test(arguments: [UInt64(1), 2, 3])
+    func claimsNeverPutOverlappingRowsInFlight(seed: UInt64) async throws {
+        var random = SplitMix(state: seed)
+        let rows = 120
+        let statements = (0..<rows).map { _ in
+            let start = Int.random(in: 0..<200, using: &random)
+            let end = start + Int.random(in: 0..<8, using: &random)
+            return "INSERT INTO requests (action, country, range_start, range_end) VALUES ('return', 'GB', '+4420813\(String(format: "%05d", start))', '+4420813\(String(format: "%05d", end))');"
+        }
+        #expect(try sqlite3(path, "BEGIN; " + statements.joined(separator: " ") + " COMMIT;").status == 0)
+        func range(_ claim: ClaimedRequest) -> (Int, Int) {
+            (Int(claim.request.range.start.text.dropFirst(8))!, Int(claim.request.range.end.text.dropFirst(8))!)
+        }
+        var inFlight: [ClaimedRequest] = []
+        var settled = 0
+        for _ in 0..<10_000 where settled < rows {
+            let batch = try await queue.claimDue(now: Date(), limit: Int.random(in: 1...12, using: &random))
+            inFlight += batch.claimed
+            for (i, a) in inFlight.enumerated() {
+                for b in inFlight[(i + 1)...] where range(a).0 <= range(b).1 && range(b).0 <= range(a).1 {
+                    Issue.record("rows \(a.id) \(range(a)) and \(b.id) \(range(b)) are in flight together")
+                }
+            }
+            // End some of those in flight: accepted, refused, or sent again later.
+            inFlight.shuffle(using: &random)
+            let ending = inFlight.prefix(Int.random(in: 0...inFlight.count, using: &random))
+            inFlight.removeFirst(ending.count)
+            try await queue.record(ending.map { claim in
+                let retry = Int.random(in: 0..<4, using: &random) == 0
+                return AttemptRecord(
+                    claim: claim, endedAt: Date(), httpStatus: retry ? 503 : 201, outcome: retry ? "server_error" : "accepted", detail: "",
+                    responseBody: nil, durationMilliseconds: 5, mayHaveCreatedOrder: false,
+                    transition: retry ? .retry(at: Date().addingTimeInterval(-1), countsAsAttempt: true) : .accepted(orderID: "ORD-\(claim.id)", orderStatus: "In progress"))
+            })
+            settled = try Int(sqliteValue(path, "SELECT count(*) FROM requests WHERE state = 'in_progress'")) ?? 0
+        }
+        #expect(settled == rows)
+    }
+
     @Test func anOlderRowSentAgainNeverRacesANewerOneInFlight() async throws {
         try insert("+442081324758")   // 1: will fail, then be sent again by an operator
         try insert("+442081324758")   // 2: the same number, queued later
