@@ -530,18 +530,24 @@ public struct RequestQueue: Sendable {
     /// it is still waiting for Colt, and no later one is in flight or may have made an order
     /// (a row an operator sent again with `retry` is older than rows queued since).
     ///
-    /// One `NOT EXISTS` for each state, each a seek of `requests_state` (state, then id) from
-    /// `r.id` down or up: `o.state IN ('queued', 'submitting', ...)` would have SQLite build a
-    /// temporary b-tree of the states each time the condition runs, which is once for each
-    /// row a claim looks at.
+    /// One `NOT EXISTS` for each state, each an index seek: `o.state IN ('queued', ...)` would
+    /// have SQLite build a temporary b-tree of the states each time the condition runs, which is
+    /// once for each row a claim looks at.
+    /// - Earlier `queued` rows: `requests_state` (state, then id) from `r.id` down. Those are
+    ///   only the rows a claim left behind, blocked; the rows queued after `r`, often many,
+    ///   are never read.
+    /// - `submitting`, `retrying` and `reconciling` rows: their state's index by where the range
+    ///   ends (schema 9), from `r`'s start up; in id order each check read every such row. The
+    ///   CAST is the indexed expression's (for text, which the checks allow, it is the value).
     static let free: String = {
         func noOverlapping(_ state: RequestState, _ comparison: String) -> String {
-            """
-            NOT EXISTS (SELECT 1 FROM requests o
+            let index = state == .queued ? "requests_state" : "requests_\(state.rawValue)_ends"
+            return """
+            NOT EXISTS (SELECT 1 FROM requests o INDEXED BY \(index)
                         WHERE o.state = '\(state.rawValue)' AND o.id \(comparison) r.id
                           AND length(o.range_start) = length(r.range_start)
                           AND o.range_start <= coalesce(r.range_end, r.range_start)
-                          AND coalesce(o.range_end, o.range_start) >= r.range_start)
+                          AND CAST(coalesce(o.range_end, o.range_start) AS TEXT) >= r.range_start)
             """
         }
         let earlier: [RequestState] = [.queued, .submitting, .retrying, .reconciling]

@@ -46,6 +46,11 @@ import TestSupport
         let plan = try database.useNow { db in
             try db.query("EXPLAIN QUERY PLAN SELECT id FROM requests r WHERE id = ?1 AND \(RequestQueue.free)") { $0.text(3) ?? "" }
         }
-        #expect(plan.filter { $0.contains("USING INDEX requests_state (state=? AND rowid") }.count == 6, "\(plan)")
+        #expect(plan.filter { $0.contains("USING INDEX requests_state (state=? AND rowid<?)") }.count == 1, "\(plan)")
+        for state in ["submitting", "retrying", "reconciling"] {
+            #expect(plan.filter { $0.contains("SEARCH o USING INDEX requests_\(state)_ends (<expr>>?)") }.count == (state == "retrying" ? 1 : 2),
+                    "rows in flight are sought by where their range ends (schema 9): \(plan)")
+        }
+        #expect(!plan.contains { $0.hasPrefix("SCAN") }, "\(plan)")
     }
 }
