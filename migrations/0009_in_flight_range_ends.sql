@@ -12,8 +12,10 @@
 -- order of their numbers, and never more than those of the state in any order. Each is partial
 -- on one state (`state = '...'`, the form a query's own `o.state = '...'` matches), so a row is
 -- in one only while it is in that state. The end is CAST to text so that the index, like the
--- column it is compared with, has text affinity, without which SQLite cannot seek it (for the
--- text the table's checks allow, the CAST changes nothing).
+-- column it is compared with, has text affinity, without which SQLite cannot seek it. For the
+-- text the table's checks allow, the CAST changes nothing; a BLOB range (the checks bypassed)
+-- is never in these states: a claim makes such a row invalid, and a range cannot change once
+-- its row has left queued.
 
 CREATE INDEX requests_submitting_ends ON requests(CAST(coalesce(range_end, range_start) AS TEXT)) WHERE state = 'submitting';
 CREATE INDEX requests_retrying_ends ON requests(CAST(coalesce(range_end, range_start) AS TEXT)) WHERE state = 'retrying';

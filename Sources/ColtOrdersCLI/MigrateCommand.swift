@@ -18,6 +18,9 @@ struct MigrateCommand: ParsableCommand {
             print(report.applied.isEmpty
                   ? "\(database): schema is up to date (version \(report.version))"
                   : "\(database): applied migrations \(report.applied.map(String.init).joined(separator: ", ")); schema version \(report.version)")
+            if !report.restoredIndexes.isEmpty {
+                print("\(database): made again the missing indexes \(report.restoredIndexes.joined(separator: ", ")) (the daemon's queries need them)")
+            }
         } catch {
             throw ExitCode.withMessage("colt-orders: \(error)", code: 1)
         }

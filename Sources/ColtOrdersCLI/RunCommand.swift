@@ -156,6 +156,10 @@ enum Daemon {
             if !report.applied.isEmpty {
                 logger.notice("database schema migrated", metadata: ["database": "\(settings.databasePath)", "applied": "\(report.applied)", "version": "\(report.version)"])
             }
+            if !report.restoredIndexes.isEmpty {
+                logger.warning("indexes the daemon's queries need were missing (dropped by hand?) and were made again", metadata: [
+                    "database": "\(settings.databasePath)", "indexes": "\(report.restoredIndexes.joined(separator: ", "))"])
+            }
         } catch {
             throw ExitCode.withMessage("colt-orders: \(error)", code: 1)
         }

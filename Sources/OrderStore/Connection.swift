@@ -97,7 +97,7 @@ public final class Connection {
 
     /// The prepared statement for a hot-path statement, found by the object's identity. The
     /// cache keeps the object, so its identity cannot be reused by another while cached.
-    public func statement(_ sql: HotPathSQL) throws(DatabaseError) -> Statement {
+    func statement(_ sql: HotPathSQL) throws(DatabaseError) -> Statement {
         if let cached = hotStatements[ObjectIdentifier(sql)] {
             cached.statement.reset()
             return cached.statement
@@ -124,7 +124,7 @@ public final class Connection {
 
     /// Runs a hot-path statement that returns no rows; returns how many rows it changed.
     @discardableResult
-    public func run(_ sql: HotPathSQL, _ arguments: [SQLValue] = []) throws(DatabaseError) -> Int {
+    func run(_ sql: HotPathSQL, _ arguments: [SQLValue] = []) throws(DatabaseError) -> Int {
         try run(statement(sql), arguments)
     }
 
@@ -140,7 +140,7 @@ public final class Connection {
     }
 
     /// Runs a hot-path query and maps each row.
-    public func query<T>(_ sql: HotPathSQL, _ arguments: [SQLValue] = [], _ map: (Row) throws -> T) throws -> [T] {
+    func query<T>(_ sql: HotPathSQL, _ arguments: [SQLValue] = [], _ map: (Row) throws -> T) throws -> [T] {
         try query(statement(sql), arguments, map)
     }
 
@@ -169,7 +169,7 @@ public final class Connection {
     }
 
     /// The first row of a hot-path query, mapped, or `nil` when there is none.
-    public func first<T>(_ sql: HotPathSQL, _ arguments: [SQLValue] = [], _ map: (Row) throws -> T) throws -> T? {
+    func first<T>(_ sql: HotPathSQL, _ arguments: [SQLValue] = [], _ map: (Row) throws -> T) throws -> T? {
         try first(statement(sql), arguments, map)
     }
 
@@ -273,14 +273,16 @@ public final class Connection {
 /// connection finds its prepared statement by this object's identity, where a `String` is found
 /// by hashing its whole text at each run: that hashing, and building the longer texts again at
 /// each run, cost about 2% of the daemon's instructions per order (BENCHMARKS.md).
-public final class HotPathSQL: Sendable, CustomStringConvertible {
+/// Internal, so that only this module's `static let`s make them: one made at each run would
+/// be prepared, and cached, at each run.
+final class HotPathSQL: Sendable, CustomStringConvertible {
     /// The SQL.
-    public let text: String
+    let text: String
 
     /// Statement text for ``Connection``'s hot-path cache.
-    public init(_ text: String) { self.text = text }
+    init(_ text: String) { self.text = text }
 
-    public var description: String { text }
+    var description: String { text }
 }
 
 /// A value bound to, or read from, an SQL statement.
@@ -327,7 +329,7 @@ public final class Statement {
             case .real(let number): code = sqlite3_bind_double(pointer, index, number)
             case .null: code = sqlite3_bind_null(pointer, index)
             case .text(let text) where text.isEmpty:
-                // Not through withUTF8: an empty buffer has no address, and a null one binds NULL.
+                // Not through withUTF8: an empty buffer may have no address, and a null one binds NULL.
                 code = colt_sqlite3_bind_text(pointer, index, "", 0)
             case .text(var text):
                 // SQLite copies the bytes (SQLITE_TRANSIENT); the length keeps an embedded NUL.

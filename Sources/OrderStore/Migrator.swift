@@ -1,3 +1,5 @@
+import Foundation
+
 /// One schema change, from `migrations/NNNN_name.sql`, embedded in the binary at build time.
 public struct Migration: Sendable {
     /// The number the file name starts with; migrations apply in this order.
@@ -36,7 +38,18 @@ public enum Migrator {
         public var applied: [Int]
         /// The schema version afterwards.
         public var version: Int
+        /// Indexes the daemon's queries name that were missing (dropped by hand) and were made
+        /// again from their migration.
+        public var restoredIndexes: [String] = []
     }
+
+    /// The indexes the daemon's queries name (`INDEXED BY`). SQLite refuses to run a query whose
+    /// named index is missing, so one dropped by hand would stop every claim, or every check
+    /// of an order; ``migrate(_:migrations:)`` makes any that is missing again.
+    public static let namedIndexes = [
+        "requests_created", "requests_due", "requests_tracking", "requests_state",
+        "requests_submitting_ends", "requests_retrying_ends", "requests_reconciling_ends",
+    ]
 
     /// Applies the migrations the database lacks.
     ///
@@ -97,10 +110,33 @@ public enum Migrator {
                 report.applied.append(migration.version)
                 report.version = migration.version
             }
+            report.restoredIndexes = try restoreNamedIndexes(connection, migrations: migrations)
             if !report.applied.isEmpty, let broken = try connection.first("PRAGMA foreign_key_check", [], { $0.text(0) ?? "?" }) {
                 throw DatabaseError(path: connection.path, message: "the migrations left rows in \(broken) that point at missing rows; nothing was changed")
             }
             return report
         }
+    }
+
+    /// Makes each of ``namedIndexes`` that is missing again, from the last migration that
+    /// creates it (the migrations stay the one source of the schema); returns their names.
+    private static func restoreNamedIndexes(_ connection: Connection, migrations: [Migration]) throws -> [String] {
+        let present = Set(try connection.query("SELECT name FROM sqlite_master WHERE type = 'index'") { $0.text(0) ?? "" })
+        var restored: [String] = []
+        for name in namedIndexes where !present.contains(name) {
+            let statement = migrations.sorted { $0.version > $1.version }.lazy.compactMap { createStatement(of: name, in: $0.sql) }.first
+            guard let statement else { continue }
+            try connection.execute(statement)
+            restored.append(name)
+        }
+        return restored
+    }
+
+    /// The `CREATE INDEX name ...;` statement in `sql`, if any.
+    static func createStatement(of index: String, in sql: String) -> String? {
+        guard let start = sql.range(of: "CREATE INDEX \(index) ON ")?.lowerBound,
+              let end = sql[start...].firstIndex(of: ";")
+        else { return nil }
+        return String(sql[start...end])
     }
 }

@@ -51,7 +51,7 @@ struct TransportTests {
     @Test func aLullKeepsTheIdleConnectionsForTheNextBurst() async throws {
         // The burst's answers wait, so that its transfers overlap; the lull's come at once.
         let server = try LoopbackServer { request in
-            request.path.hasPrefix("/burst") ? .delayed(.milliseconds(100), .json(200, "{}")) : .json(200, "{}")
+            request.path.hasPrefix("/burst") ? .delayed(.milliseconds(300), .json(200, "{}")) : .json(200, "{}")
         }
         defer { server.stop() }
         let transport = try CurlTransport()

@@ -59,7 +59,8 @@ import TestSupport
     }
 
     /// Many overlapping ranges, claimed in batches of every size while earlier claims end one
-    /// way or another: rows in flight never overlap, and every row goes in the end. A claim
+    /// way or another (accepted, to be sent again, to be reconciled): rows in flight never
+    /// overlap, no row goes before an earlier one it overlaps, and every row goes in the end. A claim
     /// checks its candidates once (the query that lists them), so this pins that no two
     /// candidates of one batch can overlap.
     @Test(arguments: [UInt64(1), 2, 3])
@@ -80,6 +81,16 @@ import TestSupport
         for _ in 0..<10_000 where settled < rows {
             let batch = try await queue.claimDue(now: Date(), limit: Int.random(in: 1...12, using: &random))
             inFlight += batch.claimed
+            // In id order too: no earlier overlapping row was still waiting to go.
+            if !batch.claimed.isEmpty {
+                let ids = batch.claimed.map { String($0.id) }.joined(separator: ",")
+                let passed = try sqliteValue(path, """
+                    SELECT count(*) FROM requests c JOIN requests o ON o.id < c.id
+                    WHERE c.id IN (\(ids)) AND o.state IN ('queued', 'retrying', 'reconciling')
+                      AND o.range_start <= c.range_end AND o.range_end >= c.range_start
+                    """)
+                #expect(passed == "0", "a claim in \(ids) went before an earlier row it overlaps")
+            }
             for (i, a) in inFlight.enumerated() {
                 for b in inFlight[(i + 1)...] where range(a).0 <= range(b).1 && range(b).0 <= range(a).1 {
                     Issue.record("rows \(a.id) \(range(a)) and \(b.id) \(range(b)) are in flight together")
@@ -90,11 +101,14 @@ import TestSupport
             let ending = inFlight.prefix(Int.random(in: 0...inFlight.count, using: &random))
             inFlight.removeFirst(ending.count)
             try await queue.record(ending.map { claim in
-                let retry = Int.random(in: 0..<4, using: &random) == 0
+                let transition: AttemptRecord.Transition = switch Int.random(in: 0..<6, using: &random) {
+                case 0: .retry(at: Date().addingTimeInterval(-1), countsAsAttempt: true)
+                case 1: .reconcile(at: Date().addingTimeInterval(-1), countsAsAttempt: false)
+                default: .accepted(orderID: "ORD-\(claim.id)-\(claim.attempt)", orderStatus: "In progress")
+                }
                 return AttemptRecord(
-                    claim: claim, endedAt: Date(), httpStatus: retry ? 503 : 201, outcome: retry ? "server_error" : "accepted", detail: "",
-                    responseBody: nil, durationMilliseconds: 5, mayHaveCreatedOrder: false,
-                    transition: retry ? .retry(at: Date().addingTimeInterval(-1), countsAsAttempt: true) : .accepted(orderID: "ORD-\(claim.id)", orderStatus: "In progress"))
+                    claim: claim, endedAt: Date(), httpStatus: 201, outcome: "accepted", detail: "", responseBody: nil,
+                    durationMilliseconds: 5, mayHaveCreatedOrder: false, transition: transition)
             })
             settled = try Int(sqliteValue(path, "SELECT count(*) FROM requests WHERE state = 'in_progress'")) ?? 0
         }
