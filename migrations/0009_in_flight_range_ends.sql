@@ -4,7 +4,7 @@
 -- for Colt (invariant 3): one NOT EXISTS for each state that waits. For `submitting` rows (in
 -- flight, or claimed a window ahead), and for `retrying` and `reconciling` ones, that NOT EXISTS
 -- sought requests_state by id and then read every such row: about 64 rows for each row claimed
--- in a drain with 32 in flight, and 13% of the daemon's instructions per order (BENCHMARKS.md).
+-- in a drain with 32 in flight (BENCHMARKS.md, 2026-12-08).
 --
 -- Two ranges overlap when each starts before the other ends. These indexes hold the rows of one
 -- state each, by where their range ends, so the check seeks straight to the rows that end at or

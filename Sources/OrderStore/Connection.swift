@@ -3,9 +3,9 @@ import Foundation
 
 /// SQLite's process-wide settings, applied once before the first connection opens (a global's
 /// lazy initialiser is thread-safe). Memory statistics off: with them on, every allocation and
-/// free SQLite makes takes a process-wide mutex to count itself (about 3% of the daemon's
-/// instructions per order, BENCHMARKS.md); nothing here reads them (`sqlite3_memory_used`,
-/// the soft heap limit).
+/// free SQLite makes (about 270 per order in a drain) takes a process-wide mutex to count
+/// itself (BENCHMARKS.md, 2026-12-08); nothing here reads them (`sqlite3_memory_used`, the
+/// soft heap limit).
 private let sqliteConfigured: Int32 = colt_sqlite3_config_memstatus(0)
 
 /// One SQLite connection with a cache of prepared statements.
@@ -272,7 +272,8 @@ public final class Connection {
 /// The text of a statement run for every order, made once for the process (a `static let`). A
 /// connection finds its prepared statement by this object's identity, where a `String` is found
 /// by hashing its whole text at each run: that hashing, and building the longer texts again at
-/// each run, cost about 2% of the daemon's instructions per order (BENCHMARKS.md).
+/// each run, cost about 2% of the daemon's instructions per order (BENCHMARKS.md, 2026-12-08).
+///
 /// Internal, so that only this module's `static let`s make them: one made at each run would
 /// be prepared, and cached, at each run.
 final class HotPathSQL: Sendable, CustomStringConvertible {
