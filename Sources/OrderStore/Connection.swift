@@ -163,6 +163,15 @@ public final class Connection {
         }
     }
 
+    /// Runs a hot-path query and hands each row to `body` until it returns `false`: the rows
+    /// after it are never read.
+    func walk(_ sql: HotPathSQL, _ arguments: [SQLValue] = [], _ body: (Row) throws -> Bool) throws {
+        let statement = try statement(sql)
+        try statement.bind(arguments)
+        defer { statement.reset() }
+        while try statement.step(), try body(Row(statement: statement)) {}
+    }
+
     /// The first row of a query, mapped, or `nil` when there is none.
     public func first<T>(_ sql: String, _ arguments: [SQLValue] = [], _ map: (Row) throws -> T) throws -> T? {
         try first(statement(sql), arguments, map)

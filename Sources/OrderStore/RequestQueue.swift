@@ -312,7 +312,7 @@ public struct RequestQueue: Sendable {
         let stamp = Timestamp.string(now)
         return try await database.use { db in
             try db.transaction {
-                let candidates = try db.query(Self.candidatesSQL, [.text(stamp), .integer(Int64(limit))]) { $0.integer(0) }
+                let candidates = try Self.candidates(db, stamp: stamp, limit: limit)
                 var batch = ClaimBatch()
                 // No two candidates overlap: of two overlapping rows, the earlier one (queued,
                 // retrying or reconciling) keeps the later one out of the list. The transaction
@@ -423,17 +423,55 @@ public struct RequestQueue: Sendable {
     // The statements every order goes through, named so that HotPathPlanTests can check what
     // SQLite makes of them (no temporary b-trees; see migration 8).
 
-    /// The rows a claim may take, in id order: queued rows (due at once) and retrying and
-    /// reconciling rows whose time has come, leaving out any that must wait for an overlapping
-    /// row (invariant 3), so that the limit counts only rows that can go and those behind a
-    /// blocked one still do. `?1` now, `?2` the limit.
-    static let candidatesSQL = HotPathSQL("""
-        SELECT id FROM (
-            SELECT id FROM requests r WHERE state = 'queued' AND \(free) ORDER BY id LIMIT ?2
-        ) UNION SELECT id FROM (
-            SELECT id FROM requests r INDEXED BY requests_due WHERE state IN ('retrying', 'reconciling') AND next_attempt_at <= ?1 AND \(free)
-            ORDER BY next_attempt_at LIMIT ?2
-        ) ORDER BY id LIMIT ?2
+    /// The rows a claim may take, in id order, at most `limit`: queued rows (due at once) and
+    /// retrying and reconciling rows whose time has come, leaving out any that must wait for an
+    /// overlapping row (invariant 3, ``free``), so that the limit counts only rows that can go
+    /// and those behind a blocked one still do.
+    ///
+    /// Queued rows are walked once in id order. Each is checked against the other states' rows
+    /// by SQL's seeks, and against the queued rows before it here: in SQL, each row read all the
+    /// queued rows before it again, the other candidates of its batch among them, a cost that
+    /// grew with the square of the batch (BENCHMARKS.md, 2026-12-08).
+    static func candidates(_ db: Connection, stamp: String, limit: Int) throws -> [Int64] {
+        var queued: [Int64] = []
+        // Every queued text range before the current row (an E.164 number is a small string,
+        // held inline: 40 bytes a row, freed when the claim ends).
+        var earlier: [(length: Int64, start: String, end: String)] = []
+        try db.walk(queuedWalkSQL) { row in
+            // As `free` compares them: same length, each starting before the other ends, bytes
+            // in order (SQLite's BINARY collation). A range that is not text (the checks
+            // bypassed) neither waits for nor holds up another; the claim makes it invalid.
+            let isText = row.integer(4) != 0
+            let range = (length: row.integer(3), start: row.text(1) ?? "", end: row.text(2) ?? "")
+            let heldByOtherStates = row.integer(5) == 0
+            if !heldByOtherStates, !(isText && earlier.contains { other in
+                other.length == range.length && !range.end.utf8.lexicographicallyPrecedes(other.start.utf8)
+                    && !other.end.utf8.lexicographicallyPrecedes(range.start.utf8)
+            }) {
+                queued.append(row.integer(0))
+            }
+            if isText { earlier.append(range) }
+            return queued.count < limit
+        }
+        let due = try db.query(dueSQL, [.text(stamp), .integer(Int64(limit))]) { $0.integer(0) }
+        return Array((queued + due).sorted().prefix(limit))
+    }
+
+    /// Every queued row in id order: its id, range (the end defaulting to the start), the
+    /// range's length, whether the range is text, and whether no row of another state holds
+    /// it up (``free`` less its first, queued, part, which ``candidates(_:stamp:limit:)`` does).
+    static let queuedWalkSQL = HotPathSQL("""
+        SELECT id, range_start, coalesce(range_end, range_start), length(range_start),
+               typeof(range_start) = 'text' AND typeof(range_end) IN ('text', 'null'),
+               \(freeOfOtherStates)
+        FROM requests r INDEXED BY requests_state WHERE state = 'queued' ORDER BY id
+        """)
+
+    /// Retrying and reconciling rows whose time (`?1`) has come and that may go, the `?2` due
+    /// first, in the order they came due.
+    static let dueSQL = HotPathSQL("""
+        SELECT id FROM requests r INDEXED BY requests_due WHERE state IN ('retrying', 'reconciling') AND next_attempt_at <= ?1 AND \(free)
+        ORDER BY next_attempt_at LIMIT ?2
         """)
 
     /// One candidate's columns: `?1` id.
@@ -539,7 +577,13 @@ public struct RequestQueue: Sendable {
     /// - `submitting`, `retrying` and `reconciling` rows: their state's index by where the range
     ///   ends (schema 9), from `r`'s start up; in id order each check read every such row. The
     ///   CAST is the indexed expression's (for text, which the checks allow, it is the value).
-    static let free: String = {
+    static let free = overlapCheck(earlier: [.queued, .submitting, .retrying, .reconciling])
+
+    /// ``free`` without its first part, the earlier queued rows, which
+    /// ``candidates(_:stamp:limit:)`` checks as it walks them.
+    static let freeOfOtherStates = overlapCheck(earlier: [.submitting, .retrying, .reconciling])
+
+    private static func overlapCheck(earlier: [RequestState]) -> String {
         func noOverlapping(_ state: RequestState, _ comparison: String) -> String {
             let index = state == .queued ? "requests_state" : "requests_\(state.rawValue)_ends"
             return """
@@ -550,10 +594,9 @@ public struct RequestQueue: Sendable {
                           AND CAST(coalesce(o.range_end, o.range_start) AS TEXT) >= r.range_start)
             """
         }
-        let earlier: [RequestState] = [.queued, .submitting, .retrying, .reconciling]
         let later: [RequestState] = [.submitting, .reconciling]
         return (earlier.map { noOverlapping($0, "<") } + later.map { noOverlapping($0, ">") }).joined(separator: "\nAND ")
-    }()
+    }
 
     /// Opens a fresh journal row for an immediate resend of a claimed request under a new
     /// token (after a 401); the row stays `submitting` and the attempt number is unchanged.

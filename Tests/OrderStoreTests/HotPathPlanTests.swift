@@ -38,7 +38,8 @@ import TestSupport
             #expect(try temporaryTrees(transition) == 1, "\(transition)")
         }
         #expect(try temporaryTrees(RequestQueue.candidateSQL) == 0)
-        #expect(try temporaryTrees(RequestQueue.candidatesSQL) == 0)
+        #expect(try temporaryTrees(RequestQueue.queuedWalkSQL) == 0)
+        #expect(try temporaryTrees(RequestQueue.dueSQL) == 0)
     }
 
     @Test func theOverlapCheckSeeksWithoutTemporaryTrees() throws {
