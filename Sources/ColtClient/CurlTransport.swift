@@ -24,18 +24,28 @@ public final class CurlTransport: Sendable {
 
     /// Starts the transport's thread.
     ///
-    /// - Parameter maxConnectionsPerHost: a cap on simultaneous connections to one host
-    ///   (`CURLMOPT_MAX_HOST_CONNECTIONS`); 0, the default, means no cap.
+    /// - Parameters:
+    ///   - maxConnectionsPerHost: a cap on simultaneous connections to one host
+    ///     (`CURLMOPT_MAX_HOST_CONNECTIONS`); 0, the default, means no cap.
+    ///   - maxTransfers: the most transfers the caller runs at once (the daemon: the largest
+    ///     `submit.max_in_flight` a reload may set). As many idle connections are kept, and a few
+    ///     more (token requests), so that a lull closes none of them: libcurl's default keeps
+    ///     four per transfer still running and closes one at each transfer's end beyond that,
+    ///     so each time the transfers in flight dipped (between two claims) most connections
+    ///     closed, and the next transfers paid a new connection and TLS handshake each (a drain
+    ///     opened one for every 25 orders). Colt, or libcurl after `CURLOPT_MAXAGE_CONN`
+    ///     (118 s), closes the ones that stay idle.
     /// - Throws: ``CurlTransportInitError`` when libcurl cannot be initialised.
-    public convenience init(maxConnectionsPerHost: Int = 0) throws {
-        try self.init(maxConnectionsPerHost: maxConnectionsPerHost, threadName: "colt-curl")
+    public convenience init(maxConnectionsPerHost: Int = 0, maxTransfers: Int = 64) throws {
+        try self.init(maxConnectionsPerHost: maxConnectionsPerHost, maxTransfers: maxTransfers, threadName: "colt-curl")
     }
 
     /// The designated initialiser; `threadName` (at most 15 bytes on Linux) names the thread.
     /// The delays are test hooks: the thread waits `cleanupDelay` before it reports its clean-up
     /// done (a slow close of a connection), and `exitDelay` after, before it returns (standing in
     /// for the per-thread destructors, OpenSSL's among them, that run at thread exit).
-    init(maxConnectionsPerHost: Int, threadName: String, cleanupDelay: Duration = .zero, exitDelay: Duration = .zero) throws {
+    init(maxConnectionsPerHost: Int, maxTransfers: Int = 64, threadName: String, cleanupDelay: Duration = .zero,
+         exitDelay: Duration = .zero) throws {
         guard curlGlobalInit == CURLE_OK else {
             throw CurlTransportInitError(description: "curl_global_init failed (curl \(curlGlobalInit.rawValue))")
         }
@@ -45,23 +55,13 @@ public final class CurlTransport: Sendable {
         if maxConnectionsPerHost > 0 {
             _ = colt_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
         }
-        // Without a size, libcurl keeps four idle connections per transfer still running and
-        // closes the rest: each time the transfers in flight dipped (between two claims, at a
-        // lull) it closed most of the open connections, and the next transfers paid a new
-        // connection, and a TLS handshake, each (a drain opened one for every 14 orders).
-        _ = colt_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, Self.keptConnections)
+        _ = colt_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(1, maxTransfers) + 16)
         loop = CurlLoop(multi: multi, threadName: String(threadName.prefix(15)), cleanupDelay: cleanupDelay, exitDelay: exitDelay)
         guard loop.startThread() else {
             _ = curl_multi_cleanup(multi)
             throw CurlTransportInitError(description: "pthread_create failed for the transport's thread")
         }
     }
-
-    /// How many idle connections the transport keeps open for reuse: at least as many as
-    /// transfers can be in flight (`submit.max_in_flight` is at most 1,024), so that a lull
-    /// closes none of them. Colt, or libcurl after `CURLOPT_MAXAGE_CONN` (118 s), closes the
-    /// ones that stay idle.
-    static let keptConnections = 1_040
 
     deinit {
         loop.stop()

@@ -149,9 +149,9 @@ enum Daemon {
             database = try Database(path: settings.databasePath)
             let report = try database.useNow { try Migrator.migrate($0) }
             // The temporary b-trees SQLite builds for the daemon's statements (the state CHECK's
-            // list, the claim's UNION) stay in memory instead of spilling to files under /var/tmp:
-            // 0.35 writes a request in a drain without this (3.7 before schema 8). Each of the
-            // daemon's queries is bounded by its LIMIT or by one row, so memory stays small.
+            // list) stay in memory instead of spilling to files under /var/tmp: 0.35 writes a
+            // request in a drain without this (3.7 before schema 8). Each of the daemon's
+            // queries is bounded by its LIMIT or by one row, so memory stays small.
             try database.useNow { try $0.execute("PRAGMA temp_store = MEMORY") }
             if !report.applied.isEmpty {
                 logger.notice("database schema migrated", metadata: ["database": "\(settings.databasePath)", "applied": "\(report.applied)", "version": "\(report.version)"])
@@ -168,7 +168,7 @@ enum Daemon {
         let notifier = SystemdNotifier()
         checkWatchdog(notifier, settings: settings, logger: logger)
 
-        let transport = try CurlTransport()
+        let transport = try CurlTransport(maxTransfers: Settings.maxInFlight.upperBound)
         defer { transport.shutdown() }  // on the early exits below; a no-op after close()
         let api = ColtAPI(configuration: settings.client, transport: transport, logger: logger)
         let tokens = TokenProvider(api: api, logger: logger)

@@ -11,6 +11,9 @@ import StatusServer
 ///
 /// Every problem names the setting and where its value came from, so an operator can fix it.
 struct Settings: Sendable {
+    /// What `submit.max_in_flight` may be; the transport keeps as many connections.
+    static let maxInFlight = 1...1024
+
     var databasePath: String
     var client: ColtClientConfiguration
     var engine: EngineConfiguration
@@ -108,7 +111,7 @@ struct Settings: Sendable {
         client.connectTimeout = reader.seconds("api.connect_timeout", 0.1...120) ?? client.connectTimeout
 
         var engine = EngineConfiguration()
-        engine.maxInFlight = reader.integer("submit.max_in_flight", 1...1024) ?? engine.maxInFlight
+        engine.maxInFlight = reader.integer("submit.max_in_flight", Self.maxInFlight) ?? engine.maxInFlight
         engine.ratePerSecond = reader.number("submit.rate_per_second", 0.01...100_000) ?? engine.ratePerSecond
         engine.maxRangeSize = reader.integer("submit.max_range_size", 1...1_000_000) ?? engine.maxRangeSize
         engine.retry.initialDelay = reader.seconds("retry.initial_delay", 0.001...86_400) ?? engine.retry.initialDelay

@@ -443,13 +443,12 @@ public struct RequestQueue: Sendable {
             // bypassed) neither waits for nor holds up another; the claim makes it invalid.
             let isText = row.integer(4) != 0
             let range = (length: row.integer(3), start: row.text(1) ?? "", end: row.text(2) ?? "")
-            let heldByOtherStates = row.integer(5) == 0
-            if !heldByOtherStates, !(isText && earlier.contains { other in
+            let freeOfOtherStates = row.integer(5) != 0
+            let heldByEarlierQueued = isText && earlier.contains { other in
                 other.length == range.length && !range.end.utf8.lexicographicallyPrecedes(other.start.utf8)
                     && !other.end.utf8.lexicographicallyPrecedes(range.start.utf8)
-            }) {
-                queued.append(row.integer(0))
             }
+            if freeOfOtherStates, !heldByEarlierQueued { queued.append(row.integer(0)) }
             if isText { earlier.append(range) }
             return queued.count < limit
         }
